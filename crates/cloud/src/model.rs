@@ -1,0 +1,203 @@
+//! The cloud's entities, as stored (one JSON row each) and held in memory.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A resource tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    /// Tag key.
+    pub key: String,
+    /// Tag value.
+    pub value: String,
+}
+
+/// An AWS account of the embedded cloud.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// 12-digit account id.
+    pub id: String,
+    /// When it was created (epoch seconds).
+    pub created: i64,
+}
+
+/// An IAM user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub account: String,
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub created: i64,
+    pub tags: Vec<Tag>,
+    /// Inline policies by name (documents as given).
+    pub inline: BTreeMap<String, String>,
+    /// Attached managed policy ARNs.
+    pub attached: Vec<String>,
+    /// Permissions boundary (managed policy ARN).
+    pub boundary: Option<String>,
+}
+
+impl User {
+    /// `arn:aws:iam::ACCOUNT:user/PATH/NAME`.
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{}:user{}{}", self.account, self.path, self.name)
+    }
+}
+
+/// An IAM group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub account: String,
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub created: i64,
+    pub inline: BTreeMap<String, String>,
+    pub attached: Vec<String>,
+    /// Member user names.
+    pub members: Vec<String>,
+}
+
+impl Group {
+    /// `arn:aws:iam::ACCOUNT:group/PATH/NAME`.
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{}:group{}{}", self.account, self.path, self.name)
+    }
+}
+
+/// An IAM role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    pub account: String,
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub created: i64,
+    pub trust_policy: String,
+    pub description: Option<String>,
+    pub max_session_duration: i64,
+    pub tags: Vec<Tag>,
+    pub inline: BTreeMap<String, String>,
+    pub attached: Vec<String>,
+    pub boundary: Option<String>,
+}
+
+impl Role {
+    /// `arn:aws:iam::ACCOUNT:role/PATH/NAME`.
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{}:role{}{}", self.account, self.path, self.name)
+    }
+}
+
+/// One version of a managed policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyVersion {
+    /// `v1`, `v2`, ...
+    pub id: String,
+    pub document: String,
+    pub created: i64,
+}
+
+/// A managed policy (customer managed, or AWS managed with account `aws`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedPolicy {
+    pub account: String,
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub created: i64,
+    pub updated: i64,
+    pub description: Option<String>,
+    pub default_version: String,
+    pub versions: Vec<PolicyVersion>,
+    pub next_version: u32,
+    pub tags: Vec<Tag>,
+}
+
+impl ManagedPolicy {
+    /// `arn:aws:iam::ACCOUNT:policy/PATH/NAME`.
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{}:policy{}{}", self.account, self.path, self.name)
+    }
+
+    /// The default version's document.
+    pub fn default_document(&self) -> Option<&str> {
+        self.versions
+            .iter()
+            .find(|v| v.id == self.default_version)
+            .map(|v| v.document.as_str())
+    }
+}
+
+/// Who an access key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyOwner {
+    /// The account root user.
+    Root,
+    /// An IAM user (by name).
+    User(String),
+}
+
+/// A long-term access key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKey {
+    pub account: String,
+    pub owner: KeyOwner,
+    pub id: String,
+    pub secret: String,
+    pub active: bool,
+    pub created: i64,
+}
+
+/// A console password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginProfile {
+    pub account: String,
+    pub user: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub reset_required: bool,
+    pub created: i64,
+}
+
+/// What a temporary credential stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionKind {
+    /// `sts:AssumeRole`.
+    AssumedRole {
+        role_arn: String,
+        role_id: String,
+        role_name: String,
+        session_name: String,
+        /// Assumed with temporary credentials (role chaining).
+        chained: bool,
+    },
+    /// `sts:GetFederationToken` by an IAM user.
+    Federated { name: String, user: String },
+    /// `sts:GetSessionToken` by an IAM user or the root user.
+    SessionToken { owner: KeyOwner },
+}
+
+/// Temporary credentials and the session they carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub account: String,
+    pub access_key_id: String,
+    pub secret: String,
+    pub token: String,
+    pub kind: SessionKind,
+    pub issued: i64,
+    pub expires: i64,
+    pub source_identity: Option<String>,
+    /// Inline session policy (`Policy`).
+    pub policy: Option<String>,
+    /// Managed session policies (`PolicyArns`).
+    pub policy_arns: Vec<String>,
+    /// Session tags (principal tags for the session).
+    pub tags: Vec<Tag>,
+    pub transitive_tag_keys: Vec<String>,
+    /// MFA was used to obtain the session.
+    pub mfa: bool,
+}

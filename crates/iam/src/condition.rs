@@ -1,0 +1,522 @@
+//! The Condition element: operators, set qualifiers, `...IfExists`, `Null`.
+//!
+//! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html>
+//! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html>
+
+use crate::pattern::{self, Pattern, Piece, Resolver};
+use crate::request::{Context, Value};
+use crate::values::{self, Cidr};
+
+/// The operator families and their members, by canonical name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Base {
+    StringEquals,
+    StringNotEquals,
+    StringEqualsIgnoreCase,
+    StringNotEqualsIgnoreCase,
+    StringLike,
+    StringNotLike,
+    NumericEquals,
+    NumericNotEquals,
+    NumericLessThan,
+    NumericLessThanEquals,
+    NumericGreaterThan,
+    NumericGreaterThanEquals,
+    DateEquals,
+    DateNotEquals,
+    DateLessThan,
+    DateLessThanEquals,
+    DateGreaterThan,
+    DateGreaterThanEquals,
+    Bool,
+    BinaryEquals,
+    IpAddress,
+    NotIpAddress,
+    ArnEquals,
+    ArnLike,
+    ArnNotEquals,
+    ArnNotLike,
+    Null,
+}
+
+/// Every operator name AWS documents, for parsing and suggestions.
+pub(crate) const BASES: [(&str, Base); 27] = [
+    ("StringEquals", Base::StringEquals),
+    ("StringNotEquals", Base::StringNotEquals),
+    ("StringEqualsIgnoreCase", Base::StringEqualsIgnoreCase),
+    ("StringNotEqualsIgnoreCase", Base::StringNotEqualsIgnoreCase),
+    ("StringLike", Base::StringLike),
+    ("StringNotLike", Base::StringNotLike),
+    ("NumericEquals", Base::NumericEquals),
+    ("NumericNotEquals", Base::NumericNotEquals),
+    ("NumericLessThan", Base::NumericLessThan),
+    ("NumericLessThanEquals", Base::NumericLessThanEquals),
+    ("NumericGreaterThan", Base::NumericGreaterThan),
+    ("NumericGreaterThanEquals", Base::NumericGreaterThanEquals),
+    ("DateEquals", Base::DateEquals),
+    ("DateNotEquals", Base::DateNotEquals),
+    ("DateLessThan", Base::DateLessThan),
+    ("DateLessThanEquals", Base::DateLessThanEquals),
+    ("DateGreaterThan", Base::DateGreaterThan),
+    ("DateGreaterThanEquals", Base::DateGreaterThanEquals),
+    ("Bool", Base::Bool),
+    ("BinaryEquals", Base::BinaryEquals),
+    ("IpAddress", Base::IpAddress),
+    ("NotIpAddress", Base::NotIpAddress),
+    ("ArnEquals", Base::ArnEquals),
+    ("ArnLike", Base::ArnLike),
+    ("ArnNotEquals", Base::ArnNotEquals),
+    ("ArnNotLike", Base::ArnNotLike),
+    ("Null", Base::Null),
+];
+
+impl Base {
+    /// Negated operators: true when the key is missing, and "matches none of the values".
+    pub(crate) fn negated(self) -> bool {
+        matches!(
+            self,
+            Base::StringNotEquals
+                | Base::StringNotEqualsIgnoreCase
+                | Base::StringNotLike
+                | Base::NumericNotEquals
+                | Base::DateNotEquals
+                | Base::NotIpAddress
+                | Base::ArnNotEquals
+                | Base::ArnNotLike
+        )
+    }
+
+    /// Whether policy variables may appear in this operator's values.
+    pub(crate) fn allows_variables(self) -> bool {
+        matches!(
+            self,
+            Base::StringEquals
+                | Base::StringNotEquals
+                | Base::StringEqualsIgnoreCase
+                | Base::StringNotEqualsIgnoreCase
+                | Base::StringLike
+                | Base::StringNotLike
+                | Base::ArnEquals
+                | Base::ArnLike
+                | Base::ArnNotEquals
+                | Base::ArnNotLike
+        )
+    }
+}
+
+/// `ForAnyValue:` / `ForAllValues:` or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SetOp {
+    None,
+    ForAnyValue,
+    ForAllValues,
+}
+
+/// A parsed operator such as `ForAnyValue:StringLikeIfExists`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Operator {
+    pub(crate) base: Base,
+    pub(crate) set: SetOp,
+    pub(crate) if_exists: bool,
+    /// As written in the policy.
+    pub(crate) text: String,
+}
+
+/// Why an operator name was refused.
+pub(crate) fn parse_operator(text: &str) -> Result<Operator, String> {
+    let lower = text.to_ascii_lowercase();
+    let (set, rest) = if let Some(r) = lower.strip_prefix("foranyvalue:") {
+        (SetOp::ForAnyValue, r)
+    } else if let Some(r) = lower.strip_prefix("forallvalues:") {
+        (SetOp::ForAllValues, r)
+    } else {
+        (SetOp::None, lower.as_str())
+    };
+    let (if_exists, name) = match rest.strip_suffix("ifexists") {
+        Some(n) => (true, n),
+        None => (false, rest),
+    };
+    let base = BASES
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, b)| *b);
+    match base {
+        Some(Base::Null) if if_exists => {
+            Err("`Null` cannot take the `IfExists` suffix: use `Null` alone".to_string())
+        }
+        Some(base) => Ok(Operator {
+            base,
+            set,
+            if_exists,
+            text: text.to_string(),
+        }),
+        None => {
+            let suggestion = crate::suggest::closest(name, BASES.iter().map(|(n, _)| *n));
+            Err(match suggestion {
+                Some(s) => format!("unknown condition operator `{text}`: did you mean `{s}`?"),
+                None => format!(
+                    "unknown condition operator `{text}`: use a String, Numeric, Date, Bool, Binary, IpAddress, Arn or Null operator"
+                ),
+            })
+        }
+    }
+}
+
+/// The policy values of one condition, compiled for its operator family.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Values {
+    /// Equality operators: templates without wildcards.
+    Str(Vec<Vec<Piece>>),
+    /// `StringLike` / `StringNotLike`.
+    Like(Vec<Pattern>),
+    Num(Vec<f64>),
+    Date(Vec<i64>),
+    Bool(Vec<bool>),
+    Binary(Vec<Vec<u8>>),
+    Ip(Vec<Cidr>),
+    Arn(Vec<Pattern>),
+    Null(Vec<bool>),
+}
+
+/// One operator applied to one key with its values.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Condition {
+    pub(crate) op: Operator,
+    /// The key name, lower-cased.
+    pub(crate) key: String,
+    /// The key name as written.
+    pub(crate) key_text: String,
+    pub(crate) values: Values,
+    /// The values as written (for explanations).
+    pub(crate) raw: Vec<String>,
+}
+
+/// Compiles the values of one condition. `variables`: Version 2012-10-17.
+pub(crate) fn compile_values(base: Base, raw: &[String], variables: bool) -> Result<Values, String> {
+    let vars = variables && base.allows_variables();
+    let each = |f: &dyn Fn(&str) -> Option<String>| -> Result<(), String> {
+        for v in raw {
+            if let Some(e) = f(v) {
+                return Err(e);
+            }
+        }
+        Ok(())
+    };
+    let no_vars_hint = |v: &str| {
+        if v.contains("${") {
+            " (policy variables are allowed only with String and Arn operators)"
+        } else {
+            ""
+        }
+    };
+    Ok(match base {
+        Base::StringEquals
+        | Base::StringNotEquals
+        | Base::StringEqualsIgnoreCase
+        | Base::StringNotEqualsIgnoreCase => Values::Str(
+            raw.iter()
+                .map(|v| pattern::parse_pieces(v, vars, false, false))
+                .collect::<Result<_, _>>()?,
+        ),
+        Base::StringLike | Base::StringNotLike => Values::Like(
+            raw.iter()
+                .map(|v| pattern::parse_pieces(v, vars, true, false).map(Pattern::from_pieces))
+                .collect::<Result<_, _>>()?,
+        ),
+        Base::ArnEquals | Base::ArnLike | Base::ArnNotEquals | Base::ArnNotLike => Values::Arn(
+            raw.iter()
+                .map(|v| pattern::parse_pieces(v, vars, true, false).map(Pattern::from_pieces))
+                .collect::<Result<_, _>>()?,
+        ),
+        Base::NumericEquals
+        | Base::NumericNotEquals
+        | Base::NumericLessThan
+        | Base::NumericLessThanEquals
+        | Base::NumericGreaterThan
+        | Base::NumericGreaterThanEquals => {
+            each(&|v| {
+                values::parse_number(v)
+                    .is_none()
+                    .then(|| format!("`{v}` is not a number{}", no_vars_hint(v)))
+            })?;
+            Values::Num(raw.iter().filter_map(|v| values::parse_number(v)).collect())
+        }
+        Base::DateEquals
+        | Base::DateNotEquals
+        | Base::DateLessThan
+        | Base::DateLessThanEquals
+        | Base::DateGreaterThan
+        | Base::DateGreaterThanEquals => {
+            each(&|v| {
+                values::parse_date(v).is_none().then(|| {
+                    format!(
+                        "`{v}` is not a date: use ISO 8601 such as `2026-01-31T12:00:00Z` or epoch seconds{}",
+                        no_vars_hint(v)
+                    )
+                })
+            })?;
+            Values::Date(raw.iter().filter_map(|v| values::parse_date(v)).collect())
+        }
+        Base::Bool | Base::Null => {
+            each(&|v| {
+                parse_bool(v)
+                    .is_none()
+                    .then(|| format!("`{v}` is not `true` or `false`{}", no_vars_hint(v)))
+            })?;
+            let bools = raw.iter().filter_map(|v| parse_bool(v)).collect();
+            if base == Base::Null {
+                Values::Null(bools)
+            } else {
+                Values::Bool(bools)
+            }
+        }
+        Base::BinaryEquals => {
+            each(&|v| {
+                values::decode_base64(v)
+                    .is_none()
+                    .then(|| format!("`{v}` is not base64{}", no_vars_hint(v)))
+            })?;
+            Values::Binary(raw.iter().filter_map(|v| values::decode_base64(v)).collect())
+        }
+        Base::IpAddress | Base::NotIpAddress => {
+            each(&|v| {
+                Cidr::parse(v).is_none().then(|| {
+                    format!(
+                        "`{v}` is not an IP address or CIDR such as `203.0.113.0/24` or `2001:db8::/32`{}",
+                        no_vars_hint(v)
+                    )
+                })
+            })?;
+            Values::Ip(raw.iter().filter_map(|v| Cidr::parse(v)).collect())
+        }
+    })
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    if v.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if v.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// How a plain operator treats a multivalued request value (an open point in AWS's docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MultiValuedPlain {
+    /// The condition is false (iam-simulate's reading of re:Inforce 2025 IAM431). The default.
+    #[default]
+    NoMatch,
+    /// The condition behaves as `ForAnyValue:` (PMapper's and iam-rs's reading).
+    AnyValue,
+}
+
+impl Condition {
+    /// Evaluates the condition against the request context.
+    pub(crate) fn eval(&self, ctx: &Context, multi: MultiValuedPlain) -> bool {
+        let op = &self.op;
+        let value = ctx.get_lower(&self.key);
+        if let Values::Null(policy) = &self.values {
+            let absent = match value {
+                None => true,
+                Some(Value::Multi(v)) => v.is_empty(),
+                Some(Value::Single(_)) => false,
+            };
+            return policy.contains(&absent);
+        }
+        let negated = op.base.negated();
+        let per_value = |r: &str| -> bool {
+            let m = self.positive_match(r, ctx);
+            if negated { !m } else { m }
+        };
+        match op.set {
+            SetOp::None => match value {
+                None => op.if_exists || negated,
+                Some(Value::Single(r)) => per_value(r),
+                Some(Value::Multi(list)) => match multi {
+                    MultiValuedPlain::NoMatch => false,
+                    MultiValuedPlain::AnyValue => list.iter().any(|r| per_value(r)),
+                },
+            },
+            SetOp::ForAnyValue => match value {
+                None => op.if_exists,
+                Some(Value::Single(r)) => per_value(r),
+                Some(Value::Multi(list)) => list.iter().any(|r| per_value(r)),
+            },
+            SetOp::ForAllValues => match value {
+                None => true,
+                Some(Value::Single(r)) => per_value(r),
+                Some(Value::Multi(list)) => list.iter().all(|r| per_value(r)),
+            },
+        }
+    }
+
+    /// True when `r` matches at least one policy value under the positive form of the operator.
+    fn positive_match(&self, r: &str, ctx: &Context) -> bool {
+        let resolver: &dyn Resolver = ctx;
+        match &self.values {
+            Values::Str(templates) => {
+                let ignore_case = matches!(
+                    self.op.base,
+                    Base::StringEqualsIgnoreCase | Base::StringNotEqualsIgnoreCase
+                );
+                templates
+                    .iter()
+                    .any(|t| match pattern::resolve_string(t, resolver) {
+                        Some(p) if ignore_case => eq_ignore_case(&p, r),
+                        Some(p) => p == r,
+                        None => false,
+                    })
+            }
+            Values::Like(patterns) => patterns.iter().any(|p| p.matches(r, resolver)),
+            Values::Arn(patterns) => {
+                let Some(request_parts) = pattern::split_arn(r) else {
+                    return false;
+                };
+                patterns.iter().any(|p| {
+                    let Some(atoms) = p.atoms(resolver) else {
+                        return false;
+                    };
+                    let Some(parts) = pattern::split_arn_atoms(&atoms) else {
+                        return false;
+                    };
+                    parts
+                        .iter()
+                        .zip(request_parts.iter())
+                        .all(|(pat, text)| pattern::glob(pat, text))
+                })
+            }
+            Values::Num(nums) => match values::parse_number(r) {
+                Some(x) => nums.iter().any(|p| match self.op.base {
+                    Base::NumericEquals | Base::NumericNotEquals => x == *p,
+                    Base::NumericLessThan => x < *p,
+                    Base::NumericLessThanEquals => x <= *p,
+                    Base::NumericGreaterThan => x > *p,
+                    _ => x >= *p,
+                }),
+                None => false,
+            },
+            Values::Date(dates) => match values::parse_date(r) {
+                Some(x) => dates.iter().any(|p| match self.op.base {
+                    Base::DateEquals | Base::DateNotEquals => x == *p,
+                    Base::DateLessThan => x < *p,
+                    Base::DateLessThanEquals => x <= *p,
+                    Base::DateGreaterThan => x > *p,
+                    _ => x >= *p,
+                }),
+                None => false,
+            },
+            Values::Bool(bools) => match parse_bool(r) {
+                Some(b) => bools.contains(&b),
+                None => false,
+            },
+            Values::Binary(blobs) => match values::decode_base64(r) {
+                Some(bytes) => blobs.contains(&bytes),
+                None => false,
+            },
+            Values::Ip(cidrs) => cidrs.iter().any(|c| c.contains(r)),
+            Values::Null(_) => false,
+        }
+    }
+}
+
+fn eq_ignore_case(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.eq_ignore_ascii_case(b)
+        || a.chars()
+            .flat_map(char::to_lowercase)
+            .eq(b.chars().flat_map(char::to_lowercase))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cond(op: &str, key: &str, vals: &[&str]) -> Condition {
+        let operator = parse_operator(op).unwrap();
+        let raw: Vec<String> = vals.iter().map(|s| s.to_string()).collect();
+        Condition {
+            values: compile_values(operator.base, &raw, true).unwrap(),
+            op: operator,
+            key: key.to_lowercase(),
+            key_text: key.to_string(),
+            raw,
+        }
+    }
+
+    fn ctx(pairs: &[(&str, Value)]) -> Context {
+        let mut c = Context::new();
+        for (k, v) in pairs {
+            c.insert(k, v.clone());
+        }
+        c
+    }
+
+    #[test]
+    fn missing_keys() {
+        let empty = Context::new();
+        let m = MultiValuedPlain::NoMatch;
+        assert!(!cond("StringEquals", "aws:SourceVpc", &["vpc-1"]).eval(&empty, m));
+        assert!(cond("StringNotEquals", "aws:SourceVpc", &["vpc-1"]).eval(&empty, m));
+        assert!(cond("StringEqualsIfExists", "aws:SourceVpc", &["vpc-1"]).eval(&empty, m));
+        assert!(!cond("ForAnyValue:StringEquals", "aws:TagKeys", &["a"]).eval(&empty, m));
+        assert!(cond("ForAllValues:StringEquals", "aws:TagKeys", &["a"]).eval(&empty, m));
+        assert!(cond("Null", "aws:TagKeys", &["true"]).eval(&empty, m));
+    }
+
+    #[test]
+    fn set_operators() {
+        let m = MultiValuedPlain::NoMatch;
+        let c = ctx(&[("aws:TagKeys", Value::from(vec!["a", "b"]))]);
+        assert!(cond("ForAnyValue:StringEquals", "aws:tagkeys", &["b"]).eval(&c, m));
+        assert!(!cond("ForAllValues:StringEquals", "aws:tagkeys", &["b"]).eval(&c, m));
+        assert!(cond("ForAllValues:StringEquals", "aws:tagkeys", &["a", "b", "c"]).eval(&c, m));
+        assert!(cond("ForAnyValue:StringNotEquals", "aws:tagkeys", &["a"]).eval(&c, m));
+        assert!(!cond("ForAllValues:StringNotEquals", "aws:tagkeys", &["a"]).eval(&c, m));
+        assert!(!cond("StringEquals", "aws:tagkeys", &["a"]).eval(&c, m));
+        assert!(cond("StringEquals", "aws:tagkeys", &["a"]).eval(&c, MultiValuedPlain::AnyValue));
+    }
+
+    #[test]
+    fn families() {
+        let m = MultiValuedPlain::NoMatch;
+        let c = ctx(&[
+            ("aws:SourceIp", Value::from("203.0.113.9")),
+            ("n", Value::from("10")),
+            ("aws:CurrentTime", Value::from("2026-01-02T00:00:00Z")),
+            ("aws:SecureTransport", Value::from("TRUE")),
+            ("aws:SourceArn", Value::from("arn:aws:s3:::bucket/key")),
+        ]);
+        assert!(cond("IpAddress", "aws:SourceIp", &["203.0.113.0/24"]).eval(&c, m));
+        assert!(cond("NotIpAddress", "aws:SourceIp", &["10.0.0.0/8"]).eval(&c, m));
+        assert!(cond("NumericLessThan", "n", &["10.5"]).eval(&c, m));
+        assert!(cond("NumericEquals", "n", &["10.0"]).eval(&c, m));
+        assert!(cond("DateGreaterThan", "aws:CurrentTime", &["2026-01-01"]).eval(&c, m));
+        assert!(cond("Bool", "aws:SecureTransport", &["true"]).eval(&c, m));
+        assert!(cond("ArnLike", "aws:SourceArn", &["arn:aws:s3:::bucket/*"]).eval(&c, m));
+        assert!(!cond("ArnLike", "aws:SourceArn", &["arn:aws:s3:*"]).eval(&c, m));
+        assert!(
+            cond(
+                "StringEqualsIgnoreCase",
+                "aws:SourceArn",
+                &["ARN:AWS:S3:::BUCKET/KEY"]
+            )
+            .eval(&c, m)
+        );
+    }
+
+    #[test]
+    fn operator_errors() {
+        assert!(
+            parse_operator("StringEqual")
+                .unwrap_err()
+                .contains("did you mean `StringEquals`")
+        );
+        assert!(parse_operator("NullIfExists").is_err());
+        assert!(
+            compile_values(Base::NumericEquals, &["${aws:x}".into()], true)
+                .unwrap_err()
+                .contains("policy variables")
+        );
+    }
+}

@@ -1,0 +1,1201 @@
+//! Policy documents: parsing with precise errors, compiling to an evaluation-friendly form.
+//!
+//! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html>
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::condition::{self, Base, Condition, SetOp};
+use crate::json::{self, Json, Node};
+use crate::pattern::{self, Pattern};
+
+/// Where a policy is attached; decides which elements it may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PolicyKind {
+    /// An identity-based policy (user, group or role; inline or managed).
+    Identity,
+    /// A resource-based policy (bucket policy, key policy, queue policy, ...).
+    Resource,
+    /// A role trust policy (the resource policy of `sts:AssumeRole*`).
+    Trust,
+    /// A permissions boundary.
+    PermissionsBoundary,
+    /// A session policy.
+    Session,
+    /// A service control policy.
+    Scp,
+    /// A resource control policy.
+    Rcp,
+}
+
+impl PolicyKind {
+    /// The name used in explanations and scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyKind::Identity => "identity",
+            PolicyKind::Resource => "resource",
+            PolicyKind::Trust => "trust",
+            PolicyKind::PermissionsBoundary => "permissionsBoundary",
+            PolicyKind::Session => "session",
+            PolicyKind::Scp => "scp",
+            PolicyKind::Rcp => "rcp",
+        }
+    }
+
+    /// The kind a standalone document most likely has: resource-based when a statement names
+    /// a principal, identity-based otherwise.
+    pub fn guess(text: &str) -> PolicyKind {
+        let names_principal = |n: &Node| n.get("Principal").is_some() || n.get("NotPrincipal").is_some();
+        let Ok(mut root) = json::parse(text) else {
+            return PolicyKind::Identity;
+        };
+        if let Json::String(inner) = &root.value {
+            match json::parse(inner) {
+                Ok(n) => root = n,
+                Err(_) => return PolicyKind::Identity,
+            }
+        }
+        let any = match root.get("Statement").map(|s| &s.value) {
+            Some(Json::Array(items)) => items.iter().any(names_principal),
+            Some(Json::Object(_)) => root.get("Statement").is_some_and(names_principal),
+            _ => false,
+        };
+        if any {
+            PolicyKind::Resource
+        } else {
+            PolicyKind::Identity
+        }
+    }
+
+    /// Parses a kind name (`identity`, `resource`, `trust`, `permissionsBoundary` or
+    /// `boundary`, `session`, `scp`, `rcp`).
+    pub fn from_name(name: &str) -> Option<PolicyKind> {
+        Some(match name {
+            "identity" => PolicyKind::Identity,
+            "resource" => PolicyKind::Resource,
+            "trust" => PolicyKind::Trust,
+            "permissionsBoundary" | "boundary" => PolicyKind::PermissionsBoundary,
+            "session" => PolicyKind::Session,
+            "scp" => PolicyKind::Scp,
+            "rcp" => PolicyKind::Rcp,
+            _ => return None,
+        })
+    }
+
+    fn takes_principal(self) -> bool {
+        matches!(self, PolicyKind::Resource | PolicyKind::Trust | PolicyKind::Rcp)
+    }
+}
+
+/// A document that is not a valid policy: where and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path} (line {line}, column {column}): {message}")]
+pub struct PolicyError {
+    /// JSON path of the offending element, such as `$.Statement[0].Effect`.
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (characters).
+    pub column: usize,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// A likely mistake in a valid policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyWarning {
+    /// JSON path of the element.
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What looks wrong.
+    pub message: String,
+}
+
+impl fmt::Display for PolicyWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (line {}, column {}): {}",
+            self.path, self.line, self.column, self.message
+        )
+    }
+}
+
+/// `Allow` or `Deny`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Grants.
+    Allow,
+    /// Denies, and wins over every Allow.
+    Deny,
+}
+
+impl Effect {
+    /// `Allow` / `Deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "Allow",
+            Effect::Deny => "Deny",
+        }
+    }
+}
+
+/// One entry of a Principal element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PrincipalEntry {
+    /// `"*"` or `{"AWS": "*"}`: everyone, anonymous included.
+    Everyone,
+    /// An account id or `arn:...:iam::ACCOUNT:root`.
+    Account(String),
+    /// A user, role, session or federated-user ARN.
+    Arn(String),
+    /// A service principal.
+    Service(String),
+    /// A web-identity / SAML provider.
+    Federated(String),
+    /// A canonical user id (S3); never matches an IAM principal.
+    CanonicalUser(String),
+}
+
+/// The Principal / NotPrincipal element of a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PrincipalRule {
+    /// No Principal element (identity-based policies).
+    None,
+    Principal(Vec<PrincipalEntry>),
+    NotPrincipal(Vec<PrincipalEntry>),
+}
+
+/// The Action / NotAction element.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ActionRule {
+    Action(Vec<Pattern>),
+    NotAction(Vec<Pattern>),
+}
+
+/// The Resource / NotResource element.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ResourceRule {
+    /// No Resource element (trust policies): every resource.
+    Any,
+    Resource(Vec<Pattern>),
+    NotResource(Vec<Pattern>),
+}
+
+/// A compiled statement.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Statement {
+    pub(crate) sid: Option<String>,
+    pub(crate) effect: Effect,
+    pub(crate) principal: PrincipalRule,
+    pub(crate) action: ActionRule,
+    pub(crate) resource: ResourceRule,
+    pub(crate) conditions: Vec<Condition>,
+}
+
+/// Statements grouped by the actions they can match, so that evaluation never looks at a
+/// statement whose actions cannot match the request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ActionIndex {
+    /// Lower-case literal action → statements naming it (and no wildcard of that service).
+    exact: HashMap<String, Vec<u32>>,
+    /// Lower-case service prefix → statements with a wildcard action in that service.
+    service: HashMap<String, Vec<u32>>,
+    /// Statements that can match any service (`*`, wildcard services, NotAction).
+    always: Vec<u32>,
+}
+
+impl ActionIndex {
+    /// The statements that can match `action_lower`, each at most once.
+    pub(crate) fn candidates<'a>(&'a self, action_lower: &str) -> [&'a [u32]; 3] {
+        let service = action_lower.split_once(':').map_or(action_lower, |(s, _)| s);
+        [
+            self.always.as_slice(),
+            self.service.get(service).map_or(&[][..], Vec::as_slice),
+            self.exact.get(action_lower).map_or(&[][..], Vec::as_slice),
+        ]
+    }
+}
+
+/// A compiled policy document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub(crate) kind: PolicyKind,
+    pub(crate) id: Option<String>,
+    pub(crate) version: Option<String>,
+    pub(crate) statements: Vec<Statement>,
+    pub(crate) index: ActionIndex,
+    warnings: Vec<PolicyWarning>,
+}
+
+impl Policy {
+    /// Parses and compiles a policy document given as JSON text: an object, or a JSON string
+    /// that contains one.
+    pub fn parse(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
+        let node = json::parse(text).map_err(|e| {
+            let (line, column) = json::line_col(text, e.offset);
+            PolicyError {
+                path: "$".to_string(),
+                line,
+                column,
+                message: e.message,
+            }
+        })?;
+        Policy::from_node(&node, text, "$", kind)
+    }
+
+    /// Compiles a policy from a parsed JSON node of `text`; errors name paths under `base`.
+    pub(crate) fn from_node(
+        node: &Node,
+        text: &str,
+        base: &str,
+        kind: PolicyKind,
+    ) -> Result<Policy, PolicyError> {
+        if let Json::String(inner) = &node.value {
+            let inner_base = format!("{base} (inside the policy string)");
+            let parsed = json::parse(inner).map_err(|e| {
+                let (line, column) = json::line_col(inner, e.offset);
+                PolicyError {
+                    path: inner_base.clone(),
+                    line,
+                    column,
+                    message: e.message,
+                }
+            })?;
+            return Policy::from_node(&parsed, inner, &inner_base, kind);
+        }
+        let mut c = Compiler {
+            text,
+            base,
+            kind,
+            variables: false,
+            warnings: Vec::new(),
+        };
+        c.policy(node)
+    }
+
+    /// Where the policy is attached.
+    pub fn kind(&self) -> PolicyKind {
+        self.kind
+    }
+
+    /// The `Version` element, if any.
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
+    /// The `Id` element, if any.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// Number of statements.
+    pub fn len(&self) -> usize {
+        self.statements.len()
+    }
+
+    /// True when the policy has no statement.
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+
+    /// The Sid of statement `idx`, if it has one.
+    pub fn sid(&self, idx: usize) -> Option<&str> {
+        self.statements.get(idx).and_then(|s| s.sid.as_deref())
+    }
+
+    /// Likely mistakes found while compiling (`porteiro policy check` prints them).
+    pub fn warnings(&self) -> &[PolicyWarning] {
+        &self.warnings
+    }
+}
+
+// ---- compiler ----
+
+/// A JSON path under construction (only formatted on error).
+#[derive(Clone, Copy)]
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+struct Compiler<'t> {
+    text: &'t str,
+    base: &'t str,
+    kind: PolicyKind,
+    variables: bool,
+    warnings: Vec<PolicyWarning>,
+}
+
+type Path<'a> = [Seg<'a>];
+
+fn format_path(base: &str, path: &Path<'_>) -> String {
+    let mut out = base.to_string();
+    for seg in path {
+        match seg {
+            Seg::Key(k) if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Seg::Key(k) => {
+                out.push_str("[\"");
+                out.push_str(k);
+                out.push_str("\"]");
+            }
+            Seg::Index(i) => {
+                out.push('[');
+                out.push_str(&i.to_string());
+                out.push(']');
+            }
+        }
+    }
+    out
+}
+
+const KNOWN_GLOBAL_KEYS: [&str; 46] = [
+    "aws:CalledVia",
+    "aws:CalledViaFirst",
+    "aws:CalledViaLast",
+    "aws:CurrentTime",
+    "aws:EpochTime",
+    "aws:FederatedProvider",
+    "aws:MultiFactorAuthAge",
+    "aws:MultiFactorAuthPresent",
+    "aws:PrincipalAccount",
+    "aws:PrincipalArn",
+    "aws:PrincipalIsAWSService",
+    "aws:PrincipalOrgID",
+    "aws:PrincipalOrgPaths",
+    "aws:PrincipalServiceName",
+    "aws:PrincipalServiceNamesList",
+    "aws:PrincipalType",
+    "aws:RequestedRegion",
+    "aws:ResourceAccount",
+    "aws:ResourceOrgID",
+    "aws:ResourceOrgPaths",
+    "aws:SecureTransport",
+    "aws:SourceAccount",
+    "aws:SourceArn",
+    "aws:SourceIdentity",
+    "aws:SourceIp",
+    "aws:SourceOrgID",
+    "aws:SourceOrgPaths",
+    "aws:SourceVpc",
+    "aws:SourceVpce",
+    "aws:SourceVpcArn",
+    "aws:TagKeys",
+    "aws:TokenIssueTime",
+    "aws:UserAgent",
+    "aws:userid",
+    "aws:username",
+    "aws:ViaAWSService",
+    "aws:VpcSourceIp",
+    "aws:Ec2InstanceSourceVpc",
+    "aws:Ec2InstanceSourcePrivateIPv4",
+    "aws:Referer",
+    "aws:RequestTag/",
+    "aws:ResourceTag/",
+    "aws:PrincipalTag/",
+    "aws:ChatbotSourceArn",
+    "aws:SourceOwner",
+    "aws:AssumedRoot",
+];
+
+/// Whether `key` (any case) is a documented global condition key.
+pub(crate) fn is_known_global_key(key: &str) -> bool {
+    KNOWN_GLOBAL_KEYS.iter().any(|k| {
+        if k.ends_with('/') {
+            key.len() > k.len()
+                && key
+                    .get(..k.len())
+                    .is_some_and(|prefix| prefix.eq_ignore_ascii_case(k))
+        } else {
+            k.eq_ignore_ascii_case(key)
+        }
+    })
+}
+
+impl<'t> Compiler<'t> {
+    fn error(&self, node_offset: usize, path: &Path<'_>, message: impl Into<String>) -> PolicyError {
+        let (line, column) = json::line_col(self.text, node_offset);
+        PolicyError {
+            path: format_path(self.base, path),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    fn warn(&mut self, node_offset: usize, path: &Path<'_>, message: impl Into<String>) {
+        let (line, column) = json::line_col(self.text, node_offset);
+        self.warnings.push(PolicyWarning {
+            path: format_path(self.base, path),
+            line,
+            column,
+            message: message.into(),
+        });
+    }
+
+    fn policy(&mut self, node: &Node) -> Result<Policy, PolicyError> {
+        let Json::Object(members) = &node.value else {
+            return Err(self.error(
+                node.start,
+                &[],
+                format!(
+                    "a policy must be a JSON object with `Version` and `Statement`, found {}",
+                    node.value.type_name()
+                ),
+            ));
+        };
+        let mut version = None;
+        let mut id = None;
+        let mut statement_node = None;
+        for m in members {
+            match m.key.as_str() {
+                "Version" => {
+                    let v = m.value.as_str().ok_or_else(|| {
+                        self.error(
+                            m.value.start,
+                            &[Seg::Key("Version")],
+                            "`Version` must be a string: use \"2012-10-17\"",
+                        )
+                    })?;
+                    if v != "2012-10-17" && v != "2008-10-17" {
+                        return Err(self.error(
+                            m.value.start,
+                            &[Seg::Key("Version")],
+                            format!(
+                                "unsupported Version `{v}`: use \"2012-10-17\" (or the older \"2008-10-17\")"
+                            ),
+                        ));
+                    }
+                    version = Some(v.to_string());
+                }
+                "Id" => {
+                    id = Some(
+                        m.value
+                            .as_str()
+                            .ok_or_else(|| {
+                                self.error(m.value.start, &[Seg::Key("Id")], "`Id` must be a string")
+                            })?
+                            .to_string(),
+                    );
+                }
+                "Statement" => statement_node = Some(&m.value),
+                other => {
+                    return Err(self.error(
+                        m.key_start,
+                        &[Seg::Key(other)],
+                        unknown_element(other, &["Version", "Id", "Statement"]),
+                    ));
+                }
+            }
+        }
+        self.variables = version.as_deref() == Some("2012-10-17");
+        let statement_node = statement_node.ok_or_else(|| {
+            self.error(
+                node.start,
+                &[],
+                "the policy has no `Statement`: add a statement or an array of statements",
+            )
+        })?;
+        let mut statements = Vec::new();
+        match &statement_node.value {
+            Json::Object(_) => statements.push(self.statement(statement_node, &[Seg::Key("Statement")])?),
+            Json::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    statements.push(self.statement(item, &[Seg::Key("Statement"), Seg::Index(i)])?);
+                }
+            }
+            other => {
+                return Err(self.error(
+                    statement_node.start,
+                    &[Seg::Key("Statement")],
+                    format!(
+                        "`Statement` must be an object or an array of objects, found {}",
+                        other.type_name()
+                    ),
+                ));
+            }
+        }
+        let mut sids: HashMap<&str, usize> = HashMap::new();
+        for (i, s) in statements.iter().enumerate() {
+            if let Some(sid) = &s.sid
+                && let Some(first) = sids.insert(sid.as_str(), i)
+            {
+                return Err(self.error(
+                    statement_node.start,
+                    &[Seg::Key("Statement"), Seg::Index(i), Seg::Key("Sid")],
+                    format!(
+                        "duplicate Sid `{sid}` (also statement {first}): every Sid in a policy must be unique"
+                    ),
+                ));
+            }
+        }
+        let index = build_index(&statements);
+        Ok(Policy {
+            kind: self.kind,
+            id,
+            version,
+            statements,
+            index,
+            warnings: std::mem::take(&mut self.warnings),
+        })
+    }
+
+    fn statement(&mut self, node: &Node, path: &Path<'_>) -> Result<Statement, PolicyError> {
+        let Json::Object(members) = &node.value else {
+            return Err(self.error(
+                node.start,
+                path,
+                format!("a statement must be an object, found {}", node.value.type_name()),
+            ));
+        };
+        let mut sid = None;
+        let mut effect = None;
+        let mut principal = PrincipalRule::None;
+        let mut action = None;
+        let mut resource = None;
+        let mut conditions = Vec::new();
+        const ELEMENTS: [&str; 9] = [
+            "Sid",
+            "Effect",
+            "Principal",
+            "NotPrincipal",
+            "Action",
+            "NotAction",
+            "Resource",
+            "NotResource",
+            "Condition",
+        ];
+        for m in members {
+            let key = m.key.as_str();
+            let sub: Vec<Seg<'_>> = path.iter().copied().chain([Seg::Key(key)]).collect();
+            match key {
+                "Sid" => {
+                    let s = m
+                        .value
+                        .as_str()
+                        .ok_or_else(|| self.error(m.value.start, &sub, "`Sid` must be a string"))?;
+                    sid = Some(s.to_string());
+                }
+                "Effect" => {
+                    effect = Some(match m.value.as_str() {
+                        Some("Allow") => Effect::Allow,
+                        Some("Deny") => Effect::Deny,
+                        Some(other) => {
+                            return Err(self.error(
+                                m.value.start,
+                                &sub,
+                                format!("`Effect` must be \"Allow\" or \"Deny\" (case-sensitive), found \"{other}\""),
+                            ));
+                        }
+                        None => {
+                            return Err(self.error(
+                                m.value.start,
+                                &sub,
+                                format!(
+                                    "`Effect` must be \"Allow\" or \"Deny\", found {}",
+                                    m.value.value.type_name()
+                                ),
+                            ));
+                        }
+                    });
+                }
+                "Principal" | "NotPrincipal" => {
+                    if !matches!(principal, PrincipalRule::None) {
+                        return Err(self.error(
+                            m.key_start,
+                            &sub,
+                            "a statement can have `Principal` or `NotPrincipal`, not both",
+                        ));
+                    }
+                    if !self.kind.takes_principal() {
+                        return Err(self.error(
+                            m.key_start,
+                            &sub,
+                            format!(
+                                "`{key}` is not allowed in {} policy: only resource-based policies (and role trust policies) name principals",
+                                article(self.kind)
+                            ),
+                        ));
+                    }
+                    let entries = self.principal(&m.value, &sub)?;
+                    if key == "Principal" {
+                        principal = PrincipalRule::Principal(entries);
+                    } else {
+                        if self.kind == PolicyKind::Trust {
+                            return Err(self.error(
+                                m.key_start,
+                                &sub,
+                                "`NotPrincipal` is not allowed in a role trust policy: name the trusted principals with `Principal`",
+                            ));
+                        }
+                        principal = PrincipalRule::NotPrincipal(entries);
+                    }
+                }
+                "Action" | "NotAction" => {
+                    if action.is_some() {
+                        return Err(self.error(
+                            m.key_start,
+                            &sub,
+                            "a statement can have `Action` or `NotAction`, not both",
+                        ));
+                    }
+                    let patterns = self.actions(&m.value, &sub)?;
+                    action = Some(if key == "Action" {
+                        ActionRule::Action(patterns)
+                    } else {
+                        ActionRule::NotAction(patterns)
+                    });
+                }
+                "Resource" | "NotResource" => {
+                    if resource.is_some() {
+                        return Err(self.error(
+                            m.key_start,
+                            &sub,
+                            "a statement can have `Resource` or `NotResource`, not both",
+                        ));
+                    }
+                    let patterns = self.resources(&m.value, &sub)?;
+                    resource = Some(if key == "Resource" {
+                        ResourceRule::Resource(patterns)
+                    } else {
+                        ResourceRule::NotResource(patterns)
+                    });
+                }
+                "Condition" => conditions = self.conditions(&m.value, &sub)?,
+                other => return Err(self.error(m.key_start, &sub, unknown_element(other, &ELEMENTS))),
+            }
+        }
+        let effect = effect.ok_or_else(|| {
+            self.error(
+                node.start,
+                path,
+                "the statement has no `Effect`: add \"Effect\": \"Allow\" or \"Deny\"",
+            )
+        })?;
+        let action = action
+            .ok_or_else(|| self.error(node.start, path, "the statement has no `Action` or `NotAction`"))?;
+        if self.kind.takes_principal() && matches!(principal, PrincipalRule::None) {
+            return Err(self.error(
+                node.start,
+                path,
+                format!(
+                    "the statement has no `Principal`: {} policy must name who it applies to",
+                    article(self.kind)
+                ),
+            ));
+        }
+        let resource = match resource {
+            Some(r) => r,
+            None if matches!(self.kind, PolicyKind::Trust | PolicyKind::Resource) => ResourceRule::Any,
+            None => {
+                return Err(self.error(
+                    node.start,
+                    path,
+                    "the statement has no `Resource` or `NotResource`: add \"Resource\": \"*\" or the ARNs it applies to",
+                ));
+            }
+        };
+        // Likely mistakes.
+        if effect == Effect::Allow
+            && let PrincipalRule::NotPrincipal(_) = principal
+        {
+            self.warn(node.start, path, "`NotPrincipal` with `Allow` grants access to every principal not listed, anonymous users included");
+        }
+        if effect == Effect::Allow {
+            for c in &conditions {
+                if c.op.set == SetOp::ForAllValues && !c.op.base.negated() {
+                    self.warn(
+                        node.start,
+                        path,
+                        format!(
+                            "`{}` with `Allow` also matches when `{}` is missing or empty: add a `Null` check or use `ForAnyValue`",
+                            c.op.text, c.key_text
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(Statement {
+            sid,
+            effect,
+            principal,
+            action,
+            resource,
+            conditions,
+        })
+    }
+
+    fn strings<'n>(
+        &self,
+        node: &'n Node,
+        path: &Path<'_>,
+        what: &str,
+    ) -> Result<Vec<(&'n str, usize)>, PolicyError> {
+        match &node.value {
+            Json::String(s) => Ok(vec![(s.as_str(), node.start)]),
+            Json::Array(items) => {
+                if items.is_empty() {
+                    return Err(self.error(
+                        node.start,
+                        path,
+                        format!("`{what}` is an empty array: give at least one value"),
+                    ));
+                }
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let sub: Vec<Seg<'_>> = path.iter().copied().chain([Seg::Index(i)]).collect();
+                        item.as_str().map(|s| (s, item.start)).ok_or_else(|| {
+                            self.error(
+                                item.start,
+                                &sub,
+                                format!(
+                                    "`{what}` values must be strings, found {}",
+                                    item.value.type_name()
+                                ),
+                            )
+                        })
+                    })
+                    .collect()
+            }
+            other => Err(self.error(
+                node.start,
+                path,
+                format!(
+                    "`{what}` must be a string or an array of strings, found {}",
+                    other.type_name()
+                ),
+            )),
+        }
+    }
+
+    fn actions(&mut self, node: &Node, path: &Path<'_>) -> Result<Vec<Pattern>, PolicyError> {
+        let what = match path.last() {
+            Some(Seg::Key(k)) => *k,
+            _ => "Action",
+        };
+        let mut out = Vec::new();
+        for (s, offset) in self.strings(node, path, what)? {
+            if s.contains(',') || s.chars().any(char::is_whitespace) {
+                self.warn(offset, path, format!("action `{s}` contains a comma or whitespace and never matches: list actions as separate strings"));
+                // A pattern that can never match a request action.
+                out.push(Pattern::Exact("\u{0}".to_string()));
+                continue;
+            }
+            if s != "*" && !s.contains(':') {
+                return Err(self.error(
+                    offset,
+                    path,
+                    format!("`{s}` is not an action: write `service:Action` (such as `s3:GetObject`) or `*`"),
+                ));
+            }
+            let lower = s.to_lowercase();
+            let pieces =
+                pattern::parse_pieces(&lower, false, true, false).map_err(|e| self.error(offset, path, e))?;
+            out.push(Pattern::from_pieces(pieces));
+        }
+        Ok(out)
+    }
+
+    fn resources(&mut self, node: &Node, path: &Path<'_>) -> Result<Vec<Pattern>, PolicyError> {
+        let what = match path.last() {
+            Some(Seg::Key(k)) => *k,
+            _ => "Resource",
+        };
+        let mut out = Vec::new();
+        for (s, offset) in self.strings(node, path, what)? {
+            if s != "*" && !s.starts_with("arn:") && !s.starts_with('*') {
+                return Err(self.error(offset, path, format!("resource `{s}` must be an ARN (`arn:partition:service:region:account:resource`) or `*`")));
+            }
+            if let Some(parts) = pattern::split_arn(s)
+                && (parts[2].contains('*') || parts[2].contains('?'))
+            {
+                self.warn(offset, path, format!("resource `{s}` has a wildcard in its service part, which AWS does not allow: name the service"));
+            }
+            self.check_variables(s, offset, path);
+            if self.variables
+                && s.starts_with("arn:")
+                && let Some(at) = s.find("${")
+                && s.get(..at).is_some_and(|before| before.matches(':').count() < 5)
+            {
+                self.warn(
+                    offset,
+                    path,
+                    format!("`{s}` uses a policy variable before the resource part of the ARN; AWS allows variables only after the fifth colon"),
+                );
+            }
+            let pieces = pattern::parse_pieces(s, self.variables, true, true)
+                .map_err(|e| self.error(offset, path, e))?;
+            out.push(Pattern::from_pieces(pieces));
+        }
+        Ok(out)
+    }
+
+    fn check_variables(&mut self, s: &str, offset: usize, path: &Path<'_>) {
+        if !self.variables && s.contains("${") {
+            self.warn(
+                offset,
+                path,
+                format!("`{s}` looks like it uses a policy variable, but variables work only with \"Version\": \"2012-10-17\"; here it is literal text"),
+            );
+        }
+    }
+
+    fn principal(&mut self, node: &Node, path: &Path<'_>) -> Result<Vec<PrincipalEntry>, PolicyError> {
+        match &node.value {
+            Json::String(s) if s == "*" => Ok(vec![PrincipalEntry::Everyone]),
+            Json::String(s) => Err(self.error(
+                node.start,
+                path,
+                format!("principal `{s}` must be \"*\" or an object such as {{\"AWS\": \"arn:aws:iam::123456789012:root\"}}"),
+            )),
+            Json::Object(members) => {
+                let mut entries = Vec::new();
+                for m in members {
+                    let sub: Vec<Seg<'_>> = path.iter().copied().chain([Seg::Key(m.key.as_str())]).collect();
+                    let values = self.strings(&m.value, &sub, &m.key)?;
+                    for (v, offset) in values {
+                        let entry = match m.key.as_str() {
+                            "AWS" => self.aws_principal(v, offset, &sub)?,
+                            "Service" => PrincipalEntry::Service(v.to_string()),
+                            "Federated" => PrincipalEntry::Federated(v.to_string()),
+                            "CanonicalUser" => PrincipalEntry::CanonicalUser(v.to_string()),
+                            other => {
+                                return Err(self.error(
+                                    m.key_start,
+                                    &sub,
+                                    unknown_element(other, &["AWS", "Service", "Federated", "CanonicalUser"]),
+                                ));
+                            }
+                        };
+                        if v.contains('*') && v != "*" {
+                            return Err(self.error(offset, &sub, format!("principal `{v}` has a wildcard: a Principal can be \"*\" but cannot match part of a name or ARN")));
+                        }
+                        entries.push(entry);
+                    }
+                }
+                if entries.is_empty() {
+                    return Err(self.error(node.start, path, "the principal object is empty: name at least one principal"));
+                }
+                Ok(entries)
+            }
+            other => Err(self.error(
+                node.start,
+                path,
+                format!("a principal must be \"*\" or an object, found {}", other.type_name()),
+            )),
+        }
+    }
+
+    fn aws_principal(&self, v: &str, offset: usize, path: &Path<'_>) -> Result<PrincipalEntry, PolicyError> {
+        if v == "*" {
+            return Ok(PrincipalEntry::Everyone);
+        }
+        if v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(PrincipalEntry::Account(v.to_string()));
+        }
+        match pattern::split_arn(v) {
+            Some([_, _, "iam", _, account, "root"]) => Ok(PrincipalEntry::Account(account.to_string())),
+            Some([_, _, "iam" | "sts", _, account, _]) if account.len() == 12 => Ok(PrincipalEntry::Arn(v.to_string())),
+            _ => Err(self.error(
+                offset,
+                path,
+                format!("`{v}` is not an AWS principal: use an account id, an account root ARN, or a user, role, assumed-role or federated-user ARN"),
+            )),
+        }
+    }
+
+    fn conditions(&mut self, node: &Node, path: &Path<'_>) -> Result<Vec<Condition>, PolicyError> {
+        let Json::Object(ops) = &node.value else {
+            return Err(self.error(
+                node.start,
+                path,
+                format!("`Condition` must be an object, found {}", node.value.type_name()),
+            ));
+        };
+        let mut out = Vec::new();
+        for op_member in ops {
+            let op_path: Vec<Seg<'_>> = path
+                .iter()
+                .copied()
+                .chain([Seg::Key(op_member.key.as_str())])
+                .collect();
+            let op = condition::parse_operator(&op_member.key)
+                .map_err(|e| self.error(op_member.key_start, &op_path, e))?;
+            let Json::Object(keys) = &op_member.value.value else {
+                return Err(self.error(
+                    op_member.value.start,
+                    &op_path,
+                    format!(
+                        "the `{}` block must be an object of condition keys, found {}",
+                        op.text,
+                        op_member.value.value.type_name()
+                    ),
+                ));
+            };
+            for key_member in keys {
+                let key_path: Vec<Seg<'_>> = op_path
+                    .iter()
+                    .copied()
+                    .chain([Seg::Key(key_member.key.as_str())])
+                    .collect();
+                let key = key_member.key.as_str();
+                if key.len() > 4
+                    && key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+                    && !is_known_global_key(key)
+                {
+                    let names = KNOWN_GLOBAL_KEYS.iter().copied().filter(|k| !k.ends_with('/'));
+                    let hint = match crate::suggest::closest(key, names) {
+                        Some(s) => format!(": did you mean `{s}`?"),
+                        None => String::new(),
+                    };
+                    self.warn(
+                        key_member.key_start,
+                        &key_path,
+                        format!("`{key}` is not a known AWS global condition key{hint}"),
+                    );
+                }
+                let raw = self.condition_values(&key_member.value, &key_path)?;
+                if op.base.allows_variables() {
+                    for v in &raw {
+                        self.check_variables(v, key_member.value.start, &key_path);
+                    }
+                }
+                let values = condition::compile_values(op.base, &raw, self.variables)
+                    .map_err(|e| self.error(key_member.value.start, &key_path, e))?;
+                if op.base == Base::Null && op.set != SetOp::None {
+                    return Err(self.error(
+                        op_member.key_start,
+                        &op_path,
+                        "`Null` cannot be used with `ForAnyValue` or `ForAllValues`",
+                    ));
+                }
+                out.push(Condition {
+                    op: op.clone(),
+                    key: key.to_lowercase(),
+                    key_text: key.to_string(),
+                    values,
+                    raw,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn condition_values(&self, node: &Node, path: &Path<'_>) -> Result<Vec<String>, PolicyError> {
+        let scalar = |n: &Node, path: &Path<'_>| -> Result<String, PolicyError> {
+            match &n.value {
+                Json::String(s) => Ok(s.clone()),
+                Json::Number(s) => Ok(s.clone()),
+                Json::Bool(b) => Ok(b.to_string()),
+                other => Err(self.error(
+                    n.start,
+                    path,
+                    format!(
+                        "condition values must be strings, numbers or booleans, found {}",
+                        other.type_name()
+                    ),
+                )),
+            }
+        };
+        match &node.value {
+            Json::Array(items) => {
+                if items.is_empty() {
+                    return Err(self.error(
+                        node.start,
+                        path,
+                        "the condition has an empty list of values: give at least one value",
+                    ));
+                }
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let sub: Vec<Seg<'_>> = path.iter().copied().chain([Seg::Index(i)]).collect();
+                        scalar(item, &sub)
+                    })
+                    .collect()
+            }
+            _ => Ok(vec![scalar(node, path)?]),
+        }
+    }
+}
+
+fn article(kind: PolicyKind) -> &'static str {
+    match kind {
+        PolicyKind::Identity => "an identity-based",
+        PolicyKind::Resource => "a resource-based",
+        PolicyKind::Trust => "a role trust",
+        PolicyKind::PermissionsBoundary => "a permissions boundary",
+        PolicyKind::Session => "a session",
+        PolicyKind::Scp => "a service control",
+        PolicyKind::Rcp => "a resource control",
+    }
+}
+
+fn unknown_element(name: &str, known: &[&str]) -> String {
+    match crate::suggest::closest(name, known.iter().copied()) {
+        Some(s) => format!("unknown element `{name}`: did you mean `{s}`?"),
+        None => format!("unknown element `{name}`: expected one of {}", known.join(", ")),
+    }
+}
+
+fn build_index(statements: &[Statement]) -> ActionIndex {
+    let mut index = ActionIndex::default();
+    for (i, s) in statements.iter().enumerate() {
+        let i = u32::try_from(i).unwrap_or(u32::MAX);
+        let patterns = match &s.action {
+            ActionRule::NotAction(_) => {
+                index.always.push(i);
+                continue;
+            }
+            ActionRule::Action(p) => p,
+        };
+        // Any pattern whose service part is not literal makes the statement "always".
+        let mut services_with_wildcards: Vec<String> = Vec::new();
+        let mut literal: Vec<&str> = Vec::new();
+        let mut always = false;
+        for p in patterns {
+            match p {
+                Pattern::Exact(a) => literal.push(a.as_str()),
+                Pattern::Prefix(prefix) => match prefix.split_once(':') {
+                    Some((svc, _)) => services_with_wildcards.push(svc.to_string()),
+                    None => always = true,
+                },
+                _ => {
+                    // Wildcards: find the literal service part, if any.
+                    match service_of(p) {
+                        Some(svc) => services_with_wildcards.push(svc),
+                        None => always = true,
+                    }
+                }
+            }
+        }
+        if always {
+            index.always.push(i);
+            continue;
+        }
+        services_with_wildcards.sort();
+        services_with_wildcards.dedup();
+        for svc in &services_with_wildcards {
+            index.service.entry(svc.clone()).or_default().push(i);
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for a in literal {
+            let svc = a.split_once(':').map_or(a, |(s, _)| s);
+            if services_with_wildcards.iter().any(|w| w == svc) || seen.contains(&a) {
+                continue;
+            }
+            seen.push(a);
+            index.exact.entry(a.to_string()).or_default().push(i);
+        }
+    }
+    index
+}
+
+/// The literal service prefix of a wildcard action pattern (`s3` for `s3:Get*`).
+fn service_of(p: &Pattern) -> Option<String> {
+    let Pattern::Atoms(atoms) = p else {
+        return None;
+    };
+    let mut svc = String::new();
+    for a in atoms {
+        match a {
+            pattern::Atom::Ch(':') => return Some(svc),
+            pattern::Atom::Ch(c) => svc.push(*c),
+            _ => return None,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str, kind: PolicyKind) -> PolicyError {
+        Policy::parse(text, kind).unwrap_err()
+    }
+
+    #[test]
+    fn parses_simple_policy() {
+        let p = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":{"Sid":"A","Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p.sid(0), Some("A"));
+    }
+
+    #[test]
+    fn errors_have_path_and_position() {
+        let e = err(
+            "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [{\"Effect\": \"allow\", \"Action\": \"*\", \"Resource\": \"*\"}]\n}",
+            PolicyKind::Identity,
+        );
+        assert_eq!(e.path, "$.Statement[0].Effect");
+        assert_eq!((e.line, e.column), (3, 28));
+        assert!(e.message.contains("\"Allow\" or \"Deny\""));
+        let e = err(
+            r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"StringEqual":{"a":"b"}}}]}"#,
+            PolicyKind::Identity,
+        );
+        assert!(e.message.contains("did you mean `StringEquals`"), "{e}");
+        let e = err(
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}}"#,
+            PolicyKind::Identity,
+        );
+        assert!(
+            e.message.contains("not allowed in an identity-based policy"),
+            "{e}"
+        );
+        let e = err(
+            r#"{"Statement":{"Effect":"Allow","Actoin":"s3:*","Resource":"*"}}"#,
+            PolicyKind::Identity,
+        );
+        assert!(e.message.contains("did you mean `Action`"), "{e}");
+    }
+
+    #[test]
+    fn warnings() {
+        let p = Policy::parse(
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:username}","Condition":{"StringEquals":{"aws:SourceVPC":"v","aws:SorceIp":"x"}}}}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        let all: Vec<String> = p.warnings().iter().map(|w| w.message.clone()).collect();
+        assert!(all.iter().any(|m| m.contains("2012-10-17")), "{all:?}");
+        assert!(
+            all.iter().any(|m| m.contains("did you mean `aws:SourceIp`")),
+            "{all:?}"
+        );
+        assert_eq!(all.len(), 2, "{all:?}");
+    }
+
+    #[test]
+    fn index_groups_statements() {
+        let p = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[
+              {"Effect":"Allow","Action":["s3:GetObject","s3:Get*"],"Resource":"*"},
+              {"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*"},
+              {"Effect":"Allow","NotAction":"iam:*","Resource":"*"},
+              {"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        let c = p.index.candidates("s3:getobject");
+        let all: Vec<u32> = c.iter().flat_map(|s| s.iter().copied()).collect();
+        assert_eq!(all, vec![2, 3, 0]);
+        let c = p.index.candidates("ec2:runinstances");
+        let all: Vec<u32> = c.iter().flat_map(|s| s.iter().copied()).collect();
+        assert_eq!(all, vec![2, 3, 1]);
+    }
+}

@@ -1,0 +1,187 @@
+//! `porteiro cloud serve|account create`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use porteiro_cloud::{Cloud, CloudConfig, RootCredentials};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CloudCommand {
+    /// Serve the embedded cloud (IAM and STS over AWS's wire protocols, SigV4).
+    Serve(ServeArgs),
+    /// Accounts of the embedded cloud.
+    #[command(subcommand)]
+    Account(AccountCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AccountCommand {
+    /// Create another account (for cross-account work). A running cloud picks it up.
+    Create(CreateAccountArgs),
+    /// List the accounts.
+    List(DataDirArg),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DataDirArg {
+    /// Where the cloud keeps its state (SQLite) and generated credentials.
+    #[arg(long, env = "PORTEIRO_CLOUD_DATA_DIR", default_value = "porteiro-data/cloud")]
+    data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RootArgs {
+    /// Root access key id of the account (generated when absent).
+    #[arg(
+        long,
+        env = "PORTEIRO_CLOUD_ROOT_ACCESS_KEY_ID",
+        requires = "root_secret_access_key"
+    )]
+    root_access_key_id: Option<String>,
+    /// Root secret access key of the account (generated when absent).
+    #[arg(
+        long,
+        env = "PORTEIRO_CLOUD_ROOT_SECRET_ACCESS_KEY",
+        requires = "root_access_key_id",
+        hide_env_values = true
+    )]
+    root_secret_access_key: Option<String>,
+}
+
+impl RootArgs {
+    fn credentials(&self) -> Option<RootCredentials> {
+        match (&self.root_access_key_id, &self.root_secret_access_key) {
+            (Some(id), Some(secret)) => Some(RootCredentials {
+                access_key_id: id.clone(),
+                secret_access_key: secret.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:4566")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    data: DataDirArg,
+    /// Id of the first account, created on first start (12 digits; generated when absent).
+    #[arg(long, env = "PORTEIRO_CLOUD_ACCOUNT_ID")]
+    account_id: Option<String>,
+    #[command(flatten)]
+    root: RootArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CreateAccountArgs {
+    #[command(flatten)]
+    data: DataDirArg,
+    /// The new account's id (12 digits; generated when absent).
+    #[arg(long)]
+    account_id: Option<String>,
+    #[command(flatten)]
+    root: RootArgs,
+}
+
+pub(crate) fn run(cmd: CloudCommand) -> ExitCode {
+    let result = match cmd {
+        CloudCommand::Serve(args) => serve(args),
+        CloudCommand::Account(AccountCommand::Create(args)) => create_account(args),
+        CloudCommand::Account(AccountCommand::List(args)) => list_accounts(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn print_bootstrap(b: &porteiro_cloud::Bootstrap) {
+    println!("created account {}", b.account_id);
+    if let Some(c) = &b.generated {
+        // Printed once, at creation; afterwards only the 0600 file has it.
+        println!("root access key id:     {}", c.access_key_id);
+        println!("root secret access key: {}", c.secret_access_key);
+        println!(
+            "(also written to {}, readable only by you)",
+            b.credentials_file.display()
+        );
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let config = CloudConfig {
+        data_dir: args.data.data_dir.clone(),
+        account_id: args.account_id.clone(),
+        root_credentials: args.root.credentials(),
+    };
+    let (cloud, bootstrap) = Cloud::open(&config).map_err(|e| e.to_string())?;
+    if let Some(b) = &bootstrap {
+        print_bootstrap(b);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
+            format!(
+                "cannot listen on {}: {e} (is another process using the port?)",
+                args.listen
+            )
+        })?;
+        let local = listener.local_addr().map_err(|e| e.to_string())?;
+        println!(
+            "embedded cloud listening on http://{local} (accounts: {}; data: {})",
+            cloud.accounts().join(", "),
+            cloud.data_dir().display()
+        );
+        tokio::select! {
+            r = cloud.serve(listener) => r.map_err(|e| format!("the server stopped: {e}")),
+            _ = tokio::signal::ctrl_c() => {
+                println!("shutting down");
+                Ok(())
+            }
+        }
+    })
+}
+
+fn create_account(args: CreateAccountArgs) -> Result<(), String> {
+    let config = CloudConfig {
+        data_dir: args.data.data_dir.clone(),
+        account_id: None,
+        root_credentials: None,
+    };
+    let (cloud, bootstrap) = Cloud::open(&config).map_err(|e| e.to_string())?;
+    if let Some(b) = &bootstrap {
+        print_bootstrap(b);
+    }
+    let id = args.account_id.unwrap_or_else(porteiro_cloud::ids::account_id);
+    let b = cloud
+        .create_account(&id, args.root.credentials())
+        .map_err(|e| e.to_string())?;
+    print_bootstrap(&b);
+    Ok(())
+}
+
+fn list_accounts(args: DataDirArg) -> Result<(), String> {
+    let config = CloudConfig {
+        data_dir: args.data_dir,
+        account_id: None,
+        root_credentials: None,
+    };
+    let (cloud, bootstrap) = Cloud::open(&config).map_err(|e| e.to_string())?;
+    if let Some(b) = &bootstrap {
+        print_bootstrap(b);
+    }
+    for a in cloud.accounts() {
+        println!("{a}");
+    }
+    Ok(())
+}
