@@ -176,6 +176,43 @@ pub struct RequestInfo {
     pub secure: bool,
     /// Seconds since the epoch.
     pub now: i64,
+    /// The VPC endpoint the request arrived through, if any: the context then has
+    /// `aws:SourceVpc`, `aws:SourceVpce` and `aws:VpcSourceIp` instead of `aws:SourceIp`.
+    pub vpc: Option<VpcEndpoint>,
+    /// The services that forwarded this request for the caller (a forward access session),
+    /// first to last; empty for a direct call.
+    pub called_via: Vec<String>,
+}
+
+/// A VPC endpoint a listener stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpcEndpoint {
+    /// `vpce-…`.
+    pub endpoint_id: String,
+    /// `vpc-…`.
+    pub vpc_id: String,
+}
+
+impl RequestInfo {
+    /// Facts of a direct call from `source_ip`.
+    pub fn direct(source_ip: IpAddr, region: impl Into<String>, now: i64) -> RequestInfo {
+        RequestInfo {
+            source_ip,
+            region: region.into(),
+            secure: false,
+            now,
+            vpc: None,
+            called_via: Vec::new(),
+        }
+    }
+
+    /// The facts of the forward access session `service` (`s3.amazonaws.com`) makes for this
+    /// request: the same caller and network facts, one more service in `aws:CalledVia`.
+    pub fn forwarded_by(&self, service: &str) -> RequestInfo {
+        let mut info = self.clone();
+        info.called_via.push(service.to_string());
+        info
+    }
 }
 
 /// What is being asked.
@@ -187,6 +224,12 @@ pub struct Ask<'a> {
     pub resource: String,
     /// The resource's policy (a role's trust policy for `sts:AssumeRole`).
     pub resource_policy: Option<&'a str>,
+    /// How the resource policy is read (`Trust` for a role's trust policy, `Resource` for a
+    /// bucket or key policy).
+    pub resource_policy_kind: PolicyKind,
+    /// The account that owns the resource when its ARN does not say (S3 buckets); `None` =
+    /// from the ARN, or the caller's account for `*` and AWS managed policies.
+    pub resource_account: Option<String>,
     /// Keys the operation adds (`aws:RequestTag/...`, `sts:ExternalId`, ...).
     pub extra: Vec<(String, Value)>,
 }
@@ -198,8 +241,29 @@ impl<'a> Ask<'a> {
             action,
             resource: resource.into(),
             resource_policy: None,
+            resource_policy_kind: PolicyKind::Resource,
+            resource_account: None,
             extra: Vec::new(),
         }
+    }
+
+    /// The resource's policy, read as `kind`.
+    pub fn with_resource_policy(mut self, doc: Option<&'a str>, kind: PolicyKind) -> Ask<'a> {
+        self.resource_policy = doc;
+        self.resource_policy_kind = kind;
+        self
+    }
+
+    /// The account that owns the resource (for ARNs without one, as S3's).
+    pub fn in_account(mut self, account: impl Into<String>) -> Ask<'a> {
+        self.resource_account = Some(account.into());
+        self
+    }
+
+    /// Adds a context key.
+    pub fn with_key(mut self, key: impl Into<String>, value: impl Into<Value>) -> Ask<'a> {
+        self.extra.push((key.into(), value.into()));
+        self
     }
 
     /// Adds the `aws:RequestTag/K` and `aws:TagKeys` keys of tags in the request.
@@ -412,7 +476,23 @@ pub fn merge_documents(docs: &[String]) -> String {
 /// The request context AWS builds for a caller.
 pub fn base_context(caller: &Caller, policies: &PrincipalPolicies, info: &RequestInfo) -> Context {
     let mut ctx = Context::new();
-    ctx.insert("aws:SourceIp", info.source_ip.to_string());
+    match &info.vpc {
+        // Through a VPC endpoint AWS sets the VPC keys and no `aws:SourceIp`; a forward access
+        // session drops the VPC keys.
+        Some(vpc) if info.called_via.is_empty() => {
+            ctx.insert("aws:SourceVpc", vpc.vpc_id.as_str());
+            ctx.insert("aws:SourceVpce", vpc.endpoint_id.as_str());
+            ctx.insert("aws:VpcSourceIp", info.source_ip.to_string());
+        }
+        Some(_) => {}
+        None => ctx.insert("aws:SourceIp", info.source_ip.to_string()),
+    }
+    if let (Some(first), Some(last)) = (info.called_via.first(), info.called_via.last()) {
+        ctx.insert("aws:CalledVia", Value::Multi(info.called_via.clone()));
+        ctx.insert("aws:CalledViaFirst", first.as_str());
+        ctx.insert("aws:CalledViaLast", last.as_str());
+        ctx.insert("aws:ViaAWSService", "true");
+    }
     ctx.insert("aws:CurrentTime", crate::time::iso8601(info.now));
     ctx.insert("aws:EpochTime", info.now.to_string());
     ctx.insert("aws:SecureTransport", if info.secure { "true" } else { "false" });
@@ -449,14 +529,17 @@ pub fn authorize(
     }
     let principal = Principal::parse(&caller.arn)
         .map_err(|e| ApiError::internal(format!("caller is not a principal: {e}")))?;
-    let resource_account = if ask.resource == "*" {
-        Some(caller.account.as_str())
-    } else {
-        None
+    // `*` and AWS managed policies (account `aws`) are in the caller's account.
+    let resource_account = match &ask.resource_account {
+        Some(a) => Some(a.as_str()),
+        None if ask.resource == "*" || ask.resource.starts_with("arn:aws:iam::aws:") => {
+            Some(caller.account.as_str())
+        }
+        None => None,
     };
     let request = Request::new(principal, ask.action, &ask.resource, resource_account, ctx);
     let resource_policy = match ask.resource_policy {
-        Some(doc) => Some(cache.compile(doc, PolicyKind::Trust)?),
+        Some(doc) => Some(cache.compile(doc, ask.resource_policy_kind)?),
         None => None,
     };
     let layers = Layers {

@@ -175,12 +175,7 @@ fn run(
     let (caller, secret) = authz::resolve(&state, auth.access_key_id(), auth.session_token(), now)?;
     porteiro_sigv4::verify(&sreq, &auth, &secret, now).map_err(sig_err)?;
     let action = params.required("Action")?;
-    let info = RequestInfo {
-        source_ip: remote.ip(),
-        region: auth.region().to_string(),
-        secure: false,
-        now,
-    };
+    let info = RequestInfo::direct(remote.ip(), auth.region(), now);
     let ctx = Ctx {
         cloud,
         state: state.clone(),

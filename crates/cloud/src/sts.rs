@@ -231,7 +231,7 @@ fn assume_role(ctx: &Ctx<'_>) -> Result<String, ApiError> {
         })
         .cloned();
     let mut ask = Ask::new("sts:AssumeRole", role_arn);
-    ask.resource_policy = role.as_ref().map(|r| r.trust_policy.as_str());
+    ask = ask.with_resource_policy(role.as_ref().map(|r| r.trust_policy.as_str()), PolicyKind::Trust);
     ask.extra
         .push(("sts:RoleSessionName".into(), session_name.into()));
     if let Some(e) = external_id {
