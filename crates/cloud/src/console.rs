@@ -42,8 +42,7 @@ pub const SESSION_COOKIE: &str = "porteiro_console";
 /// The pre-session cookie that binds the sign-in forms' CSRF tokens.
 pub const SIGNIN_COOKIE: &str = "porteiro_signin";
 
-/// One console request.
-#[derive(Debug)]
+/// One console request. (No `Debug`: its parameters may hold a password.)
 pub(crate) struct Req<'a> {
     pub cloud: &'a Cloud,
     pub http: &'a Request<Bytes>,

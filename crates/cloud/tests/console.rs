@@ -543,6 +543,20 @@ async fn federation_refuses_long_term_keys_and_bad_credentials() {
         ..creds.clone()
     };
     assert_eq!(signin_token(&s, &wrong_secret, None).await.status, 403);
+    // The parameters may come as a form POST (keeps the token out of URLs).
+    let r = send(
+        s.addr,
+        "POST",
+        "/federation",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        form(&[
+            ("Action", "getSigninToken"),
+            ("SessionDuration", "3600"),
+            ("Session", &creds.session_json()),
+        ]),
+    )
+    .await;
+    token_of(&r);
     let r = get(s.addr, "/federation?Action=getSigninToken&Session=notjson", None).await;
     assert_eq!(r.status, 400);
     assert_eq!(
