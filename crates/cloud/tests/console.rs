@@ -1105,3 +1105,104 @@ async fn pages_need_a_session_and_s3_kms_pages_say_what_is_missing() {
         .expect("sts");
     assert_eq!(who.account(), Some(ACCOUNT));
 }
+
+#[tokio::test]
+async fn console_session_may_outlive_its_credentials_with_session_duration() {
+    let dir = TempDir::new();
+    let s = Server::start(&dir.0);
+    role_session(&s).await;
+    let broker = user_credentials(&s, "broker").await;
+    let out = s
+        .sts(&broker)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/Console"))
+        .role_session_name("short")
+        .duration_seconds(900)
+        .send()
+        .await
+        .expect("assume role");
+    let c = out.credentials().expect("credentials");
+    let creds = Creds {
+        ak: c.access_key_id().into(),
+        sk: c.secret_access_key().into(),
+        token: Some(c.session_token().into()),
+    };
+    let long = federate(&s, &creds, Some("3600")).await;
+    let default = federate(&s, &creds, None).await;
+    s.cloud.advance_clock(1200);
+    // The credentials have expired; the console session of SessionDuration has not, and it
+    // still acts as the role session.
+    let r = get(s.addr, "/console/iam/users", Some(&long)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("assumed-role/Console/short"), "{}", r.body);
+    // Without SessionDuration the console session ended with the credentials.
+    let r = get(s.addr, "/console/", Some(&default)).await;
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("Your session has expired"));
+}
+
+#[tokio::test]
+async fn rendered_values_are_escaped_and_uploads_are_csrf_checked() {
+    let dir = TempDir::new();
+    let s = Server::start(&dir.0);
+    let (cookie, csrf) = signin_form(&s).await;
+    let evil = "\"><script>alert(1)</script>";
+    let r = post(
+        s.addr,
+        "/signin",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("account", evil),
+            ("username", evil),
+            ("password", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    assert!(!r.body.contains("<script>alert"), "{}", r.body);
+    assert!(
+        r.body.contains("&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{}",
+        r.body
+    );
+
+    user_with_password(&s, "hana", None, false).await;
+    let session = signed_in(&s, "hana").await;
+    let page = get(s.addr, "/console/s3/photos", Some(&session)).await;
+    assert!(
+        page.body.contains("enctype=\"multipart/form-data\""),
+        "{}",
+        page.body
+    );
+    let csrf = page.hidden("csrf");
+    let upload = |token: &str| {
+        format!(
+            "--B0und\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n--B0und\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n\r\n--B0und\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--B0und--\r\n"
+        )
+        .into_bytes()
+    };
+    let cookie = format!("porteiro_console={session}");
+    let headers = [
+        ("cookie", cookie.as_str()),
+        ("content-type", "multipart/form-data; boundary=B0und"),
+    ];
+    let r = send(
+        s.addr,
+        "POST",
+        "/console/s3/photos/upload",
+        &headers,
+        upload("wrong"),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = send(
+        s.addr,
+        "POST",
+        "/console/s3/photos/upload",
+        &headers,
+        upload(&csrf),
+    )
+    .await;
+    assert!(r.body.contains("cannot call PutObject"), "{}", r.body);
+}
