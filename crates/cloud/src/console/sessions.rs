@@ -128,7 +128,8 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Drops tokens and sessions that have ended (a bounded number per change).
+/// Drops tokens that have expired and sessions that ended a day ago (a bounded number per
+/// change).
 fn purge(tx: &mut Tx<'_>, now: i64) {
     let tokens: Vec<String> = tx
         .state
@@ -145,7 +146,8 @@ fn purge(tx: &mut Tx<'_>, now: i64) {
         .state
         .console_sessions
         .values()
-        .filter(|s| s.expires <= now)
+        // Kept a day after they end, so their owner sees "expired" rather than "not signed in".
+        .filter(|s| s.expires + 86_400 <= now)
         .map(|s| s.cookie_hash.clone())
         .take(100)
         .collect();
