@@ -188,7 +188,8 @@ impl Kctx<'_> {
                 ),
             ));
         }
-        if let Some(name) = rest.strip_prefix("alias/").map(|_| rest) {
+        if rest.starts_with("alias/") {
+            let name = rest;
             let alias = self
                 .state
                 .kms_aliases

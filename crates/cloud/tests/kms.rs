@@ -1044,3 +1044,79 @@ async fn errors_are_json_1_1_with_request_id() {
         "UnsupportedOperationException",
     );
 }
+
+#[tokio::test]
+async fn role_session_allowed_by_a_key_policy_naming_the_role() {
+    let s = Server::start();
+    let iam = s.iam(&Creds::root());
+    let bob = user_with_key(&iam, "bob", None).await;
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/encryptor");
+    ok(iam
+        .create_role()
+        .role_name("encryptor")
+        .assume_role_policy_document(policy(json!([
+            {"Effect": "Allow", "Principal": {"AWS": user_arn(ACCOUNT, "bob")}, "Action": "sts:AssumeRole"}
+        ])))
+        .send()
+        .await);
+    let kms = s.root_kms();
+    let arn = create_key(
+        &kms,
+        Some(policy(json!([
+            {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": account_root(ACCOUNT)},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "role", "Effect": "Allow", "Principal": {"AWS": role_arn},
+             "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*",
+             "Condition": {"StringEquals": {"kms:EncryptionContext:app": "billing"}}}
+        ]))),
+    )
+    .await;
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new("us-east-1"))
+            .endpoint_url(&s.url)
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                &bob.ak, &bob.sk, None, None, "t",
+            ))
+            .http_client(s.http.clone())
+            .build(),
+    );
+    let out = ok(sts
+        .assume_role()
+        .role_arn(&role_arn)
+        .role_session_name("s1")
+        .send()
+        .await);
+    let c = out.credentials().expect("credentials");
+    let session = Creds::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    let k = s.kms(&session);
+    // The role has no IAM policy; the key policy names the role and grants its sessions.
+    let enc = ok(k
+        .encrypt()
+        .key_id(&arn)
+        .plaintext(Blob::new("x"))
+        .encryption_context("app", "billing")
+        .send()
+        .await);
+    ok(k.decrypt()
+        .ciphertext_blob(enc.ciphertext_blob().expect("blob").clone())
+        .encryption_context("app", "billing")
+        .send()
+        .await);
+    let msg = fail_with(
+        k.encrypt()
+            .key_id(&arn)
+            .plaintext(Blob::new("x"))
+            .encryption_context("app", "other")
+            .send()
+            .await,
+        "AccessDeniedException",
+    );
+    assert!(
+        msg.starts_with(&format!(
+            "User: arn:aws:sts::{ACCOUNT}:assumed-role/encryptor/s1 is not authorized to perform: kms:Encrypt"
+        )),
+        "{msg}"
+    );
+}

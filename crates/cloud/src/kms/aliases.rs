@@ -174,16 +174,11 @@ pub fn update_alias(k: &Kctx<'_>, body: &Body) -> Result<serde_json::Value, ApiE
 pub fn list_aliases(k: &Kctx<'_>, body: &Body) -> Result<serde_json::Value, ApiError> {
     let limit = body.int_range("Limit", 1, 100)?.unwrap_or(50);
     let marker = body.str("Marker")?;
+    // kms:ListAliases is authorized by IAM policies only (resource `*`), with or without KeyId.
+    k.authorize_plain(Ask::new("kms:ListAliases", "*"))?;
     let key_filter = match body.str("KeyId")? {
-        Some(id) => {
-            let found = k.find_key(id, false)?;
-            k.authorize_key("kms:ListAliases", &found.key, None, Vec::new())?;
-            Some(found.key.id)
-        }
-        None => {
-            k.authorize_plain(Ask::new("kms:ListAliases", "*"))?;
-            None
-        }
+        Some(id) => Some(k.find_key(id, false)?.key.id),
+        None => None,
     };
     let items: Vec<(String, serde_json::Value)> = k
         .state
