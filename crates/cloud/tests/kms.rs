@@ -1120,3 +1120,52 @@ async fn role_session_allowed_by_a_key_policy_naming_the_role() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn requests_through_a_vpc_endpoint_carry_its_keys() {
+    let s = Server::start();
+    // A second listener of the same cloud, standing for a VPC endpoint.
+    let endpoint = porteiro_cloud::VpcEndpoint::new("vpce-0a1b2c3d", "vpc-11112222").expect("ids");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let vpce_url = format!("http://{}", listener.local_addr().expect("addr"));
+    let serving = s.cloud.clone();
+    s.rt.as_ref().expect("runtime").spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        let _ = serving.serve_vpc_endpoint(listener, endpoint).await;
+    });
+    let kms = s.root_kms();
+    let arn = create_key(
+        &kms,
+        Some(policy(json!([
+            {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": account_root(ACCOUNT)},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "only-through-the-endpoint", "Effect": "Deny", "Principal": "*",
+             "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*",
+             "Condition": {"StringNotEqualsIfExists": {"aws:SourceVpce": "vpce-0a1b2c3d"},
+                           "Null": {"aws:SourceVpce": "true"}}}
+        ]))),
+    )
+    .await;
+    let through =
+        aws_sdk_kms::Client::from_conf(s.root_kms().config().to_builder().endpoint_url(&vpce_url).build());
+    let enc = ok(through
+        .encrypt()
+        .key_id(&arn)
+        .plaintext(Blob::new("x"))
+        .send()
+        .await);
+    ok(through
+        .decrypt()
+        .ciphertext_blob(enc.ciphertext_blob().expect("blob").clone())
+        .send()
+        .await);
+    let msg = fail_with(
+        kms.encrypt().key_id(&arn).plaintext(Blob::new("x")).send().await,
+        "AccessDeniedException",
+    );
+    assert!(
+        msg.ends_with("with an explicit deny in a resource-based policy"),
+        "{msg}"
+    );
+}
