@@ -951,9 +951,25 @@ async fn key_policy_get_put_validation_and_lockout() {
             .await,
         "MalformedPolicyDocumentException",
     );
+    user_with_key(&iam, "someone-else", None).await;
     let lockout = policy(json!([
         {"Effect": "Allow", "Principal": {"AWS": user_arn(ACCOUNT, "someone-else")}, "Action": "kms:*", "Resource": "*"}
     ]));
+    // Principals must exist.
+    let msg = fail_with(
+        a.put_key_policy()
+            .key_id(&arn)
+            .policy(policy(json!([
+                {"Effect": "Allow", "Principal": {"AWS": user_arn(ACCOUNT, "nobody")}, "Action": "kms:*", "Resource": "*"}
+            ])))
+            .send()
+            .await,
+        "MalformedPolicyDocumentException",
+    );
+    assert!(
+        msg.starts_with("Policy contains a statement with one or more invalid principals."),
+        "{msg}"
+    );
     let msg = fail_with(
         a.put_key_policy().key_id(&arn).policy(&lockout).send().await,
         "MalformedPolicyDocumentException",

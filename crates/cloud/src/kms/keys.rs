@@ -151,6 +151,7 @@ pub fn create_key(k: &Kctx<'_>, body: &Body) -> Result<serde_json::Value, ApiErr
     let policy_doc = match body.str("Policy")? {
         Some(doc) => {
             policy::validate(doc)?;
+            policy::check_principals(doc, &k.state)?;
             doc.to_string()
         }
         None => policy::default_key_policy(&k.caller.account),
@@ -366,6 +367,7 @@ pub fn put_key_policy(k: &Kctx<'_>, body: &Body) -> Result<serde_json::Value, Ap
     }
     k.authorize_key("kms:PutKeyPolicy", &found.key, found.alias.as_deref(), extra)?;
     policy::validate(doc)?;
+    policy::check_principals(doc, &k.state)?;
     if bypass != Some(true) {
         check_lockout(k, &found.key, doc)?;
     }

@@ -6,6 +6,7 @@ use porteiro_iam::{Policy, PolicyKind};
 
 use super::kms_error;
 use crate::protocol::ApiError;
+use crate::state::{State, name_key};
 
 /// Largest key policy KMS accepts (characters).
 pub const MAX_POLICY_CHARS: usize = 32_768;
@@ -74,6 +75,63 @@ pub fn validate(doc: &str) -> Result<Policy, ApiError> {
             format!("The key policy is not valid: {e}"),
         )
     })
+}
+
+/// Checks that the IAM principals a key policy names exist, as KMS does: a user or role ARN
+/// of an account of this cloud must name an existing user or role. Account ids, `*`, service
+/// principals, sessions and principals of accounts this cloud does not hold are accepted.
+pub fn check_principals(doc: &str, state: &State) -> Result<(), ApiError> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(doc) else {
+        return Ok(());
+    };
+    let statements = match v.get("Statement") {
+        Some(serde_json::Value::Array(items)) => items.clone(),
+        Some(one) => vec![one.clone()],
+        None => Vec::new(),
+    };
+    for st in &statements {
+        for field in ["Principal", "NotPrincipal"] {
+            let aws = match st.get(field).and_then(|p| p.get("AWS")) {
+                Some(serde_json::Value::String(one)) => vec![one.clone()],
+                Some(serde_json::Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for p in aws {
+                if !principal_exists(&p, state) {
+                    return Err(kms_error(
+                        "MalformedPolicyDocumentException",
+                        format!(
+                            "Policy contains a statement with one or more invalid principals. (`{p}` does not exist in this cloud: create it first, or correct the ARN.)"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn principal_exists(p: &str, state: &State) -> bool {
+    let Some(rest) = p.strip_prefix("arn:aws:iam::") else {
+        return true;
+    };
+    let Some((account, resource)) = rest.split_once(':') else {
+        return true;
+    };
+    if !state.accounts.contains_key(account) {
+        return true;
+    }
+    let name = resource.rsplit('/').next().unwrap_or_default();
+    if resource.starts_with("user/") {
+        state.users.contains_key(&name_key(account, name))
+    } else if resource.starts_with("role/") {
+        state.roles.contains_key(&name_key(account, name))
+    } else {
+        true
+    }
 }
 
 /// AWS's message when a new key policy would lock the caller out.

@@ -431,8 +431,22 @@ fn lockout_safety_check() {
         Some(json!({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]})),
     );
+    e.user("bob", None);
     let only_bob = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": user_arn("bob")}, "Action": "kms:*", "Resource": "*"}]});
+    // A principal that does not exist is refused, as AWS does.
+    let ghost = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": [user_arn("alice"), user_arn("ghost")]}, "Action": "kms:*", "Resource": "*"}]});
+    let err = e
+        .call(
+            &alice,
+            &e.info(),
+            "CreateKey",
+            json!({"Policy": ghost.to_string()}),
+        )
+        .unwrap_err();
+    assert_eq!(err.code, "MalformedPolicyDocumentException");
+    assert!(err.message.contains("invalid principals"), "{}", err.message);
     let err = e
         .call(
             &alice,
