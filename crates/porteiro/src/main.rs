@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod cloud_cmd;
 mod policy_cmd;
+mod serve_cmd;
 
 /// Porteiro: recorded, time-bound access to AWS accounts, an embedded AWS-compatible cloud,
 /// and a faithful AWS IAM policy engine.
@@ -21,6 +22,9 @@ enum Command {
     /// The IAM policy engine: simulate scenarios, explain decisions, check policies.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Run Porteiro: the access manager's REST API, its scheduler, and the embedded cloud as
+    /// the first account.
+    Serve(serve_cmd::ServeArgs),
     /// The embedded AWS-compatible cloud (IAM, STS): serve it, manage its accounts.
     #[command(subcommand)]
     Cloud(cloud_cmd::CloudCommand),
@@ -31,5 +35,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Cloud(cmd) => cloud_cmd::run(cmd),
+        Command::Serve(args) => serve_cmd::run(args),
     }
 }
