@@ -430,4 +430,54 @@ fn porteiro_serve_runs_the_access_manager_end_to_end() {
     );
     assert!(events.to_string().contains("127.0.0.1"));
     assert!(!events.to_string().contains(sk), "no secret in the audit trail");
+
+    // The CLI over the same API: login (password on stdin) into a profile, then commands.
+    let config = p.dir.join("profiles.json");
+    let cli = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_porteiro"))
+            .args(args)
+            .env("PORTEIRO_CONFIG", &config)
+            .env_remove("PORTEIRO_PASSWORD")
+            .env_remove("PORTEIRO_PROFILE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("porteiro");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("output")
+    };
+    let url = format!("http://{}", p.api);
+    let out = cli(&["login", "--url", &url, "--username", "ana"], "ana-password-1\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(&["sessions", "list", "--json"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(listed[0]["id"], session_id.as_str());
+    assert_eq!(listed[0]["status"], "dropped");
+    let out = cli(
+        &[
+            "sessions",
+            "start",
+            "--cloud-user",
+            bcu["id"].as_str().expect("id"),
+            "--role",
+            "Admin",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not belong to ana"), "{err}");
+    let out = cli(
+        &["users", "create", "--name", "Eve", "--username", "eve"],
+        "eve-password-1\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "ana is no administrator");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only administrators"));
 }
