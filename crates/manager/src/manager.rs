@@ -676,6 +676,15 @@ impl Manager {
         let user = users.iter().find(|u| u.username == username);
         let ok = user.is_some_and(|u| verify_password(&u.password_hash, password));
         let Some(user) = user.filter(|_| ok) else {
+            let mut b = Batch::new();
+            let who = Actor {
+                user_id: String::new(),
+                username: username.chars().take(64).collect(),
+                admin: false,
+                source,
+            };
+            b.audit(self.event(&who, "user.login_failed", "user", &who.username, None, None));
+            self.commit(&b)?;
             return Err(Error::Unauthenticated("wrong username or password".into()));
         };
         let raw = random_bytes::<32>()?;
@@ -2185,6 +2194,30 @@ impl Manager {
         let _w = self.write.lock().await;
         let mut b = Batch::new();
         b.put(&u)?;
+        // Deleting an IAM user does not end its role sessions: drop and revoke them.
+        for old in self.store.list::<Session>()? {
+            if old.cloud_user_id == u.id && old.status == SessionStatus::Active {
+                let mut s = old.clone();
+                s.status = SessionStatus::Dropped;
+                s.ended_at = Some(self.now());
+                s.ended_by = Some(Actor::system().username);
+                b.put(&s)?;
+                b.put(&self.new_job(
+                    JobKind::EndSession {
+                        session_id: s.id.clone(),
+                    },
+                    self.now(),
+                )?)?;
+                b.audit(self.event(
+                    &Actor::system(),
+                    "session.dropped",
+                    "session",
+                    &s.id,
+                    audit_value(&old),
+                    audit_value(&s),
+                ));
+            }
+        }
         for c in self.store.list::<Credential>()? {
             if c.cloud_user_id == u.id {
                 b.delete::<Credential>(&c.id);

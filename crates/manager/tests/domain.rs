@@ -730,3 +730,103 @@ async fn jobs_survive_a_restart() {
         SessionStatus::Expired
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_cloud_user_drops_and_revokes_its_sessions() {
+    let (w, _account, ana, cu) = ready(3600).await;
+    let started = w
+        .manager
+        .start_jit(&ana, &cu.id, Some("Admin"), None)
+        .await
+        .expect("start");
+    let c = started.credentials.expect("credentials");
+    let iam = w.server.iam_as(
+        &c.access_key_id,
+        c.secret_access_key.expose(),
+        Some(c.session_token.expose()),
+    );
+    iam.list_roles().send().await.expect("works");
+    let removed = w
+        .manager
+        .delete_cloud_user(&w.admin, &cu.id)
+        .await
+        .expect("delete");
+    assert_eq!(removed.status, CloudUserStatus::Unprovisioned);
+    w.manager.run_due_jobs().await.expect("jobs");
+    let s = w.manager.get_session(&ana, &started.session.id).expect("session");
+    assert_eq!(s.status, SessionStatus::Dropped);
+    assert_eq!(s.ended_by.as_deref(), Some("system"));
+    let err = iam.list_roles().send().await.expect_err("revoked with the user");
+    assert_eq!(err.code(), Some("AccessDenied"), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_ends_sessions_within_a_second_of_their_expiry() {
+    let (w, _account, ana, cu) = ready(900).await;
+    let scheduler = tokio::spawn(w.manager.clone().run_scheduler());
+    let started = w
+        .manager
+        .start_jit(&ana, &cu.id, Some("Admin"), None)
+        .await
+        .expect("start");
+    w.advance(900);
+    let t0 = std::time::Instant::now();
+    loop {
+        let s = w.manager.get_session(&ana, &started.session.id).expect("session");
+        if s.status == SessionStatus::Expired {
+            break;
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(2),
+            "not ended within a second: {s:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        t0.elapsed() <= std::time::Duration::from_millis(1500),
+        "{:?}",
+        t0.elapsed()
+    );
+    scheduler.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_and_tokens() {
+    let w = World::new().await;
+    let e = w
+        .manager
+        .login("admin", "wrong-password", Some("10.0.0.9".into()))
+        .await
+        .expect_err("wrong");
+    assert!(matches!(e, Error::Unauthenticated(_)));
+    let events = w
+        .manager
+        .audit(
+            &w.admin,
+            &AuditFilter {
+                action_prefix: Some("user.login_failed".into()),
+                ..AuditFilter::default()
+            },
+        )
+        .expect("audit");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].source.as_deref(), Some("10.0.0.9"));
+    let (token, _) = w
+        .manager
+        .login("admin", "admin-password-1", None)
+        .await
+        .expect("login");
+    w.manager.authenticate(token.expose(), None).expect("valid");
+    w.clock.advance(TOKEN_SECONDS + 1);
+    assert!(w.manager.authenticate(token.expose(), None).is_err(), "expired");
+    let (token, _) = w
+        .manager
+        .login("admin", "admin-password-1", None)
+        .await
+        .expect("login");
+    w.manager.logout(token.expose()).await.expect("logout");
+    assert!(
+        w.manager.authenticate(token.expose(), None).is_err(),
+        "logged out"
+    );
+}
