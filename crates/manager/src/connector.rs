@@ -70,6 +70,8 @@ pub struct IamUser {
     pub name: String,
     /// ARN.
     pub arn: String,
+    /// Tags (GetUser only; ListUsers does not return them).
+    pub tags: Vec<(String, String)>,
 }
 
 /// An IAM role as listed.
@@ -356,6 +358,7 @@ impl CloudConnector for AwsConnector {
                     .map(|u| u.user_name().to_string())
                     .unwrap_or_else(|| name.to_string()),
                 arn: u.map(|u| u.arn().to_string()).unwrap_or_default(),
+                tags: vec![],
             })
         })
     }
@@ -375,6 +378,14 @@ impl CloudConnector for AwsConnector {
                     .map(|u| u.user_name().to_string())
                     .unwrap_or_else(|| name.to_string()),
                 arn: u.map(|u| u.arn().to_string()).unwrap_or_default(),
+                tags: u
+                    .map(|u| {
+                        u.tags()
+                            .iter()
+                            .map(|t| (t.key().to_string(), t.value().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             })
         })
     }
@@ -568,6 +579,7 @@ impl CloudConnector for AwsConnector {
                 out.extend(page.users().iter().map(|u| IamUser {
                     name: u.user_name().to_string(),
                     arn: u.arn().to_string(),
+                    tags: vec![],
                 }));
                 match (page.is_truncated(), page.marker()) {
                     (true, Some(m)) => marker = Some(m.to_string()),

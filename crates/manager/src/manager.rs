@@ -1214,6 +1214,17 @@ impl Manager {
         if let Some(ttl) = input.ttl {
             rules::check_ttl("ttl", ttl)?;
         }
+        match self.cloud.get_user(&self.target(&account)?, &name).await {
+            Ok(_) => {
+                return Err(Error::Conflict(format!(
+                    "an IAM user named {name} already exists in account {}: import it (it then cannot start sessions), or choose another name",
+                    account.name
+                )));
+            }
+            Err(e) if e.is_not_found() => {}
+            // Unreachable now: record the user anyway; its job retries.
+            Err(_) => {}
+        }
         let job_id;
         let id;
         {
@@ -2083,12 +2094,21 @@ impl Manager {
         ];
         let created = match self.cloud.create_user(&t, &u.name, &tags).await {
             Ok(c) => c,
-            // A retry after a partial attempt: the user is there already.
-            Err(e)
-                if e.code.as_deref() == Some("EntityAlreadyExists")
-                    && old.status == CloudUserStatus::Provisioning =>
-            {
-                self.cloud.get_user(&t, &u.name).await?
+            // A retry after a partial attempt: the user is there already, tagged with this
+            // record's id (a user someone else made is never adopted).
+            Err(e) if e.code.as_deref() == Some("EntityAlreadyExists") => {
+                let existing = self.cloud.get_user(&t, &u.name).await?;
+                let ours = existing
+                    .tags
+                    .iter()
+                    .any(|(k, v)| k == "porteiro:cloud-user-id" && *v == u.id);
+                if !ours {
+                    return Err(Error::Conflict(format!(
+                        "an IAM user named {} already exists in account {} and Porteiro did not create it: import it, or create the user with another name",
+                        u.name, account.name
+                    )));
+                }
+                existing
             }
             Err(e) => return Err(e.into()),
         };

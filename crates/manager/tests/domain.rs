@@ -830,3 +830,103 @@ async fn failed_logins_and_tokens() {
         "logged out"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioning_is_a_durable_job_with_retry_and_history() {
+    let w = World::new().await;
+    let account = w.account().await;
+    w.person("ana", Some("ana@example.com"), &ALL).await;
+    // A name that exists in the cloud already: refused before anything is recorded.
+    w.server
+        .iam()
+        .create_user()
+        .user_name("taken")
+        .send()
+        .await
+        .expect("user");
+    let e = w
+        .manager
+        .create_cloud_user(
+            &w.admin,
+            NewCloudUser {
+                account_id: account.clone(),
+                owner: "ana".into(),
+                name: Some("taken".into()),
+                policies: vec![],
+                ttl: None,
+            },
+        )
+        .await
+        .expect_err("exists");
+    assert!(
+        matches!(&e, Error::Conflict(m) if m.contains("import it")),
+        "{e:?}"
+    );
+    assert!(w.manager.list_cloud_users(&w.admin).expect("list").is_empty());
+    // A policy that does not exist yet: the first attempt fails and is kept in the history.
+    let missing = "arn:aws:iam::123456789012:policy/Later";
+    let cu = w
+        .manager
+        .create_cloud_user(
+            &w.admin,
+            NewCloudUser {
+                account_id: account.clone(),
+                owner: "ana".into(),
+                name: None,
+                policies: vec![missing.into()],
+                ttl: None,
+            },
+        )
+        .await
+        .expect("recorded");
+    assert_eq!(cu.status, CloudUserStatus::Provisioning);
+    assert!(
+        cu.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("AttachUserPolicy"),
+        "{cu:?}"
+    );
+    let jobs = w.manager.list_jobs(&w.admin).expect("jobs");
+    assert_eq!(jobs[0].state, JobState::Pending);
+    assert_eq!(jobs[0].history.len(), 1);
+    // Fixed in the cloud; the retry (after its backoff) finishes the job on the same user.
+    w.server
+        .iam()
+        .create_policy()
+        .policy_name("Later")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#)
+        .send()
+        .await
+        .expect("policy");
+    w.manager.run_due_jobs().await.expect("jobs");
+    assert_eq!(
+        w.manager.get_cloud_user(&w.admin, &cu.id).expect("cu").status,
+        CloudUserStatus::Provisioning,
+        "not before the backoff"
+    );
+    w.advance(11);
+    w.manager.run_due_jobs().await.expect("jobs");
+    let cu = w.manager.get_cloud_user(&w.admin, &cu.id).expect("cu");
+    assert_eq!(cu.status, CloudUserStatus::Provisioned, "{cu:?}");
+    assert_eq!(cu.last_error, None);
+    let jobs = w.manager.list_jobs(&w.admin).expect("jobs");
+    assert_eq!(jobs[0].state, JobState::Done);
+    assert_eq!(
+        jobs[0]
+            .history
+            .iter()
+            .map(|h| h.outcome == "ok")
+            .collect::<Vec<_>>(),
+        [false, true]
+    );
+    let attached = w
+        .server
+        .iam()
+        .list_attached_user_policies()
+        .user_name("ana")
+        .send()
+        .await
+        .expect("attached");
+    assert_eq!(attached.attached_policies().len(), 1);
+}

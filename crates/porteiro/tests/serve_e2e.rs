@@ -15,19 +15,22 @@ const ROOT_AK: &str = "AKIAIOSFODNN7EXAMPLE";
 const ROOT_SK: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 const ADMIN_PASSWORD: &str = "admin-password-1";
 
-/// A running `porteiro serve`, killed (and its data directory removed) on drop.
+/// A running `porteiro serve`, killed (and its data directory removed unless `keep`) on drop.
 struct Porteiro {
     child: Child,
     api: String,
     cloud: String,
     dir: PathBuf,
+    keep: bool,
 }
 
 impl Drop for Porteiro {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -67,6 +70,7 @@ impl Porteiro {
             api: format!("127.0.0.1:{api_port}"),
             cloud: format!("http://127.0.0.1:{cloud_port}"),
             dir,
+            keep: false,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(&p.api).is_err() {
@@ -480,4 +484,105 @@ fn porteiro_serve_runs_the_access_manager_end_to_end() {
     );
     assert_eq!(out.status.code(), Some(1), "ana is no administrator");
     assert!(String::from_utf8_lossy(&out.stderr).contains("only administrators"));
+}
+
+/// Starts `porteiro serve` on `dir` and the given ports without an admin password in the
+/// environment; returns it and its stdout lines up to the API line.
+fn start_printing(dir: &std::path::Path, api_port: u16, cloud_port: u16) -> (Porteiro, Vec<String>) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_porteiro"))
+        .args(["serve", "--data-dir"])
+        .arg(dir)
+        .args(["--listen", &format!("127.0.0.1:{api_port}")])
+        .args(["--cloud-listen", &format!("127.0.0.1:{cloud_port}")])
+        .env_remove("PORTEIRO_ADMIN_PASSWORD")
+        .env_remove("PORTEIRO_MASTER_KEY")
+        .env_remove("PORTEIRO_DATA_DIR")
+        .env_remove("PORTEIRO_CLOUD_ROOT_ACCESS_KEY_ID")
+        .env_remove("PORTEIRO_CLOUD_ROOT_SECRET_ACCESS_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("porteiro serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let p = Porteiro {
+        child,
+        api: format!("127.0.0.1:{api_port}"),
+        cloud: format!("http://127.0.0.1:{cloud_port}"),
+        dir: dir.to_path_buf(),
+        keep: true,
+    };
+    let mut lines = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        let done = line.contains("access manager API on");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    (p, lines)
+}
+
+#[test]
+fn porteiro_serve_prints_the_admin_password_once_and_keeps_its_state_across_restarts() {
+    let dir = std::env::temp_dir().join(format!(
+        "porteiro-serve-restart-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    let (api_port, cloud_port) = (free_port(), free_port());
+    let (p, lines) = start_printing(&dir, api_port, cloud_port);
+    let text = lines.join("\n");
+    let password = text
+        .split("with password ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_else(|| panic!("no password printed: {text}"))
+        .to_string();
+    assert!(
+        text.contains("registered the embedded cloud as account embedded"),
+        "{text}"
+    );
+    let admin = p.login("admin", &password);
+    let accounts = p.ok("GET", "/accounts", &admin, Value::Null);
+    let account = accounts[0]["id"].as_str().expect("id").to_string();
+    p.ok(
+        "POST",
+        "/users",
+        &admin,
+        json!({"name": "Ana", "username": "ana", "email": "a@example.com", "password": "ana-password-1"}),
+    );
+    drop(p);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("master.key"))
+            .expect("master key")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let (p, lines) = start_printing(&dir, api_port, cloud_port);
+    let text = lines.join("\n");
+    assert!(!text.contains("created administrator"), "{text}");
+    assert!(!text.contains("registered"), "{text}");
+    let admin = p.login("admin", &password);
+    assert_eq!(
+        p.ok("GET", "/accounts", &admin, Value::Null)
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    // The vaulted management key still opens: a cloud user is created after the restart.
+    let cu = p.ok(
+        "POST",
+        "/cloud-users",
+        &admin,
+        json!({"account_id": account, "owner": "ana"}),
+    );
+    assert_eq!(cu["status"], "Provisioned", "{cu}");
+    drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
 }
