@@ -125,6 +125,17 @@ fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| Error::Vault(VaultError::Random(format!("hashing a password failed: {e}"))))
 }
 
+/// An Argon2id hash of a random password, verified against when a username is unknown.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let p = strong_password()
+            .map(|p| p.expose().to_string())
+            .unwrap_or_default();
+        hash_password(&p).unwrap_or_default()
+    })
+}
+
 fn verify_password(hash: &str, password: &str) -> bool {
     Argon2::default()
         .verify_password(password.as_bytes(), hash)
@@ -674,7 +685,14 @@ impl Manager {
     ) -> Result<(Secret, UserView)> {
         let users: Vec<PlatformUser> = self.store.list()?;
         let user = users.iter().find(|u| u.username == username);
-        let ok = user.is_some_and(|u| verify_password(&u.password_hash, password));
+        // An unknown username costs the same Argon2id verification as a wrong password.
+        let ok = match user {
+            Some(u) => verify_password(&u.password_hash, password),
+            None => {
+                let _ = verify_password(dummy_hash(), password);
+                false
+            }
+        };
         let Some(user) = user.filter(|_| ok) else {
             let mut b = Batch::new();
             let who = Actor {
@@ -1376,18 +1394,52 @@ impl Manager {
     }
 
     /// Cloud IAM users.
-    pub fn list_cloud_users(&self, _actor: &Actor) -> Result<Vec<CloudUserView>> {
+    /// Administrators and managers of users or credentials see every cloud IAM user; others
+    /// their own.
+    pub fn list_cloud_users(&self, actor: &Actor) -> Result<Vec<CloudUserView>> {
+        let all = self.sees_all(
+            actor,
+            &[
+                Permission::CreateEditUsers,
+                Permission::DeleteUsers,
+                Permission::CreateCredentials,
+                Permission::DeleteCredentials,
+            ],
+        )?;
         Ok(self
             .store
             .list::<CloudUser>()?
             .iter()
+            .filter(|u| all || u.owner.as_deref() == Some(actor.user_id.as_str()))
             .map(CloudUserView::from)
             .collect())
     }
 
+    fn sees_all(&self, actor: &Actor, any_of: &[Permission]) -> Result<bool> {
+        if actor.admin {
+            return Ok(true);
+        }
+        let perms = self.permissions_of(&actor.user_id)?;
+        Ok(any_of.iter().any(|p| perms.contains(p)))
+    }
+
     /// One cloud IAM user.
-    pub fn get_cloud_user(&self, _actor: &Actor, id: &str) -> Result<CloudUserView> {
-        Ok(CloudUserView::from(&self.get::<CloudUser>("cloud_user", id)?))
+    /// One cloud IAM user (the same visibility as the list).
+    pub fn get_cloud_user(&self, actor: &Actor, id: &str) -> Result<CloudUserView> {
+        let u: CloudUser = self.get("cloud_user", id)?;
+        let all = self.sees_all(
+            actor,
+            &[
+                Permission::CreateEditUsers,
+                Permission::DeleteUsers,
+                Permission::CreateCredentials,
+                Permission::DeleteCredentials,
+            ],
+        )?;
+        if !all && u.owner.as_deref() != Some(actor.user_id.as_str()) {
+            return Err(not_found("cloud_user", id));
+        }
+        Ok(CloudUserView::from(&u))
     }
 
     // ---- credentials ----
@@ -1499,11 +1551,28 @@ impl Manager {
     }
 
     /// Credentials (no secrets).
-    pub fn list_credentials(&self, _actor: &Actor) -> Result<Vec<CredentialView>> {
+    /// Administrators and holders of the credential permissions see every credential; others
+    /// those of their own cloud IAM users.
+    pub fn list_credentials(&self, actor: &Actor) -> Result<Vec<CredentialView>> {
+        let all = self.sees_all(
+            actor,
+            &[Permission::CreateCredentials, Permission::DeleteCredentials],
+        )?;
+        let own: Vec<String> = if all {
+            vec![]
+        } else {
+            self.store
+                .list::<CloudUser>()?
+                .into_iter()
+                .filter(|u| u.owner.as_deref() == Some(actor.user_id.as_str()))
+                .map(|u| u.id)
+                .collect()
+        };
         Ok(self
             .store
             .list::<Credential>()?
             .iter()
+            .filter(|c| all || own.contains(&c.cloud_user_id))
             .map(CredentialView::from)
             .collect())
     }

@@ -702,6 +702,17 @@ async fn permissions_come_from_access_groups() {
         )
         .await;
     assert!(matches!(e, Err(Error::Forbidden(_))));
+    // Visibility: people see their own cloud IAM users; user managers see all.
+    let other = w.person("other", Some("o@example.com"), &[]).await;
+    assert_eq!(w.manager.list_cloud_users(&viewer).expect("own").len(), 1);
+    assert_eq!(w.manager.list_cloud_users(&maker).expect("all").len(), 1);
+    assert!(w.manager.list_cloud_users(&other).expect("none").is_empty());
+    let id = w.manager.list_cloud_users(&viewer).expect("own")[0].id.clone();
+    assert!(matches!(
+        w.manager.get_cloud_user(&other, &id),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(w.manager.list_credentials(&other).expect("none").is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
