@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub mod authz;
+pub mod console;
 pub mod iam;
 pub mod ids;
 pub mod model;
@@ -20,6 +21,8 @@ pub mod store;
 pub mod sts;
 pub mod time;
 pub mod xml;
+
+pub use authz::VpcEndpoint;
 
 use model::{AccessKey, Account, KeyOwner};
 use protocol::ApiError;
@@ -250,7 +253,17 @@ impl Cloud {
 
     /// Serves the cloud on `listener` until the future is dropped.
     pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        server::serve(self, listener).await
+        server::serve(self, listener, None).await
+    }
+
+    /// Serves the cloud on `listener` as the VPC endpoint `endpoint`: its requests carry
+    /// `aws:SourceVpc`, `aws:SourceVpce` and `aws:VpcSourceIp`, and no `aws:SourceIp`.
+    pub async fn serve_vpc_endpoint(
+        self,
+        listener: tokio::net::TcpListener,
+        endpoint: VpcEndpoint,
+    ) -> std::io::Result<()> {
+        server::serve(self, listener, Some(endpoint)).await
     }
 
     /// Handles one HTTP request (used by the server and by in-process tests).
@@ -259,7 +272,7 @@ impl Cloud {
         req: hyper::Request<bytes::Bytes>,
         remote: SocketAddr,
     ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
-        server::handle(self, req, remote).await
+        server::handle(self, req, remote, None).await
     }
 }
 

@@ -33,6 +33,10 @@ pub struct State {
     pub login_profiles: BTreeMap<String, LoginProfile>,
     /// Temporary credentials by access key id.
     pub sessions: BTreeMap<String, Session>,
+    /// Web console sessions by the SHA-256 (hex) of their cookie.
+    pub console_sessions: BTreeMap<String, crate::console::ConsoleSession>,
+    /// Console sign-in tokens (federation, password reset) by the SHA-256 (hex) of the token.
+    pub signin_tokens: BTreeMap<String, crate::console::SigninToken>,
     /// Incremented by every change; caches compare it.
     pub generation: u64,
 }
@@ -178,6 +182,12 @@ fn read_all(store: &Store) -> Result<State, StoreError> {
                 "access_key" => insert::<AccessKey>(&mut state, &data).map_err(corrupt)?,
                 "login_profile" => insert::<LoginProfile>(&mut state, &data).map_err(corrupt)?,
                 "session" => insert::<Session>(&mut state, &data).map_err(corrupt)?,
+                "console_session" => {
+                    insert::<crate::console::ConsoleSession>(&mut state, &data).map_err(corrupt)?
+                }
+                "signin_token" => {
+                    insert::<crate::console::SigninToken>(&mut state, &data).map_err(corrupt)?
+                }
                 _ => {}
             }
         }
