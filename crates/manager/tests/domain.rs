@@ -941,3 +941,54 @@ async fn provisioning_is_a_durable_job_with_retry_and_history() {
         .expect("attached");
     assert_eq!(attached.attached_policies().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_with_a_ttl_are_deleted_from_the_cloud() {
+    let w = World::new().await;
+    let account = w.account().await;
+    w.person("ana", Some("ana@example.com"), &ALL).await;
+    let cu = cloud_user(&w, &account, "ana", None).await;
+    let created = w
+        .manager
+        .create_credential(
+            &w.admin,
+            NewCredential {
+                cloud_user_id: cu.id.clone(),
+                ttl: Some(300),
+            },
+        )
+        .await
+        .expect("credential");
+    let expires = created.credential.expires_at.expect("expiry");
+    assert!(expires >= w.manager.now() + 290);
+    let iam = w.server.iam();
+    let keys = iam
+        .list_access_keys()
+        .user_name("ana")
+        .send()
+        .await
+        .expect("keys");
+    assert_eq!(keys.access_key_metadata().len(), 1);
+    w.advance(301);
+    w.manager.run_due_jobs().await.expect("jobs");
+    let keys = iam
+        .list_access_keys()
+        .user_name("ana")
+        .send()
+        .await
+        .expect("keys");
+    assert!(keys.access_key_metadata().is_empty(), "deleted at its TTL");
+    assert!(w.manager.list_credentials(&w.admin).expect("list").is_empty());
+    let events = w
+        .manager
+        .audit(
+            &w.admin,
+            &AuditFilter {
+                entity: Some("credential".into()),
+                ..AuditFilter::default()
+            },
+        )
+        .expect("audit");
+    assert_eq!(events[0].action, "credential.delete");
+    assert_eq!(events[0].actor, "system");
+}
