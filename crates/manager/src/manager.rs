@@ -840,6 +840,14 @@ impl Manager {
         user.updated = self.now();
         let mut b = Batch::new();
         b.put(&user)?;
+        if user.password_hash != old.password_hash {
+            // A new password ends every API token of the old one.
+            for t in self.store.list::<ApiToken>()? {
+                if t.user_id == user.id {
+                    b.delete::<ApiToken>(&t.id);
+                }
+            }
+        }
         b.audit(self.event(
             actor,
             "user.update",

@@ -217,4 +217,19 @@ async fn users_change_their_own_e_mail_and_only_admins_change_the_admin_flag() {
             .map(Vec::len),
         Some(1)
     );
+    // A new password ends the old tokens.
+    let (got, _) = call(
+        &w,
+        &t,
+        "PATCH",
+        "/api/v1/users/ana",
+        &json!({"password": "ana-password-2"}).to_string(),
+    )
+    .await;
+    assert_eq!(got, 200);
+    assert_eq!(call(&w, &t, "GET", "/api/v1/me", "").await.0, 401);
+    w.manager
+        .login("ana", "ana-password-2", None)
+        .await
+        .expect("the new password works");
 }

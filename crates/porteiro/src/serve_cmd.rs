@@ -65,6 +65,13 @@ fn say(line: &str) {
 fn serve(args: ServeArgs) -> Result<(), String> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("cannot create data directory {}: {e}", args.data_dir.display()))?;
+    // The database holds sealed secrets and password hashes: the directory is the owner's only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&args.data_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("cannot restrict data directory {}: {e}", args.data_dir.display()))?;
+    }
     let key_source = match (std::env::var("PORTEIRO_MASTER_KEY").ok(), &args.master_key_file) {
         (Some(v), _) if !v.is_empty() => KeySource::Value(Secret::new(v)),
         (_, Some(f)) => KeySource::File(f.clone()),

@@ -562,6 +562,8 @@ fn porteiro_serve_prints_the_admin_password_once_and_keeps_its_state_across_rest
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+        let mode = std::fs::metadata(&dir).expect("data dir").permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 
     let (p, lines) = start_printing(&dir, api_port, cloud_port);
