@@ -297,6 +297,7 @@ async fn route(m: &Manager, req: &Request<Bytes>, remote: SocketAddr) -> Reply {
         (&Method::GET, ["cloud-users"]) => ok(m.list_cloud_users(a)?),
         (&Method::POST, ["cloud-users"]) => created(m.create_cloud_user(a, body(b)?).await?),
         (&Method::GET, ["cloud-users", id]) => ok(m.get_cloud_user(a, id)?),
+        (&Method::GET, ["cloud-users", id, "jobs"]) => ok(m.cloud_user_jobs(a, id)?),
         (&Method::DELETE, ["cloud-users", id]) => ok(m.delete_cloud_user(a, id).await?),
 
         (&Method::GET, ["credentials"]) => ok(m.list_credentials(a)?),
@@ -511,6 +512,14 @@ pub fn openapi() -> Value {
             200,
         ),
         (
+            "get",
+            "/cloud-users/{id}/jobs",
+            "Its provisioning and removal jobs with their history",
+            "who sees the user",
+            None,
+            200,
+        ),
+        (
             "delete",
             "/cloud-users/{id}",
             "Remove a cloud IAM user from the cloud (imported: forget it)",
@@ -687,7 +696,7 @@ mod tests {
         assert_eq!(doc["openapi"], "3.0.3");
         assert!(doc["paths"]["/sessions"]["post"]["requestBody"].is_object());
         assert!(doc["paths"]["/sessions/{id}/drop"]["post"].is_object());
-        assert_eq!(doc["paths"].as_object().map(|p| p.len()), Some(23));
+        assert_eq!(doc["paths"].as_object().map(|p| p.len()), Some(24));
     }
 
     #[test]

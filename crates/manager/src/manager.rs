@@ -2026,6 +2026,25 @@ impl Manager {
         Ok(jobs)
     }
 
+    /// The provisioning and removal jobs of one cloud IAM user, newest first (the same
+    /// visibility as the user).
+    pub fn cloud_user_jobs(&self, actor: &Actor, id: &str) -> Result<Vec<Job>> {
+        self.get_cloud_user(actor, id)?;
+        let mut jobs: Vec<Job> = self
+            .store
+            .list::<Job>()?
+            .into_iter()
+            .filter(|j| match &j.kind {
+                JobKind::ProvisionUser { cloud_user_id } | JobKind::RemoveUser { cloud_user_id } => {
+                    cloud_user_id == id
+                }
+                _ => false,
+            })
+            .collect();
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.created));
+        Ok(jobs)
+    }
+
     /// Runs every job due now. Returns how many ran.
     pub async fn run_due_jobs(&self) -> Result<usize> {
         let due: Vec<Job> = self.store.due(self.now())?;

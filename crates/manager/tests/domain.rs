@@ -931,6 +931,15 @@ async fn provisioning_is_a_durable_job_with_retry_and_history() {
             .collect::<Vec<_>>(),
         [false, true]
     );
+    let visible = w
+        .manager
+        .cloud_user_jobs(&w.admin, &cu.id)
+        .expect("jobs of the user");
+    assert_eq!(visible.len(), 1);
+    assert!(
+        visible[0].history[0].outcome.contains("AttachUserPolicy"),
+        "{visible:?}"
+    );
     let attached = w
         .server
         .iam()

@@ -167,6 +167,11 @@ pub(crate) enum CloudUsersCommand {
         #[arg(long)]
         ttl: Option<i64>,
     },
+    /// Its provisioning and removal jobs, with every attempt.
+    Jobs {
+        /// Id.
+        id: String,
+    },
     /// Remove a cloud IAM user from the cloud (an imported one is only forgotten).
     Delete {
         /// Id.
@@ -653,6 +658,19 @@ fn exec(cmd: Client) -> Result<(), String> {
                 } => {
                     let body = json!({"account_id": account, "owner": owner, "name": name, "policies": policies, "ttl": ttl});
                     print(&call("POST", "/cloud-users", Some(body))?, j, CLOUD_USER_KEYS)
+                }
+                CloudUsersCommand::Jobs { id } => {
+                    let v = call("GET", &format!("/cloud-users/{id}/jobs"), None)?;
+                    if j {
+                        print(&v, true, &[]);
+                    } else {
+                        for job in v.as_array().into_iter().flatten() {
+                            print(job, false, JOB_KEYS);
+                            for h in job["history"].as_array().into_iter().flatten() {
+                                println!("  at={}  {}", scalar(&h["at"]), scalar(&h["outcome"]));
+                            }
+                        }
+                    }
                 }
                 CloudUsersCommand::Delete { id } => print(
                     &call("DELETE", &format!("/cloud-users/{id}"), None)?,
