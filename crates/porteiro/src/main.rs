@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod cloud_cmd;
 mod policy_cmd;
+mod recordings_cmd;
 
 /// Porteiro: recorded, time-bound access to AWS accounts, an embedded AWS-compatible cloud,
 /// and a faithful AWS IAM policy engine.
@@ -24,6 +25,8 @@ enum Command {
     /// The embedded AWS-compatible cloud (IAM, STS): serve it, manage its accounts.
     #[command(subcommand)]
     Cloud(cloud_cmd::CloudCommand),
+    /// Session recordings: list, show, verify, export, import, play.
+    Recordings(recordings_cmd::RecordingsArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,5 +34,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Cloud(cmd) => cloud_cmd::run(cmd),
+        Command::Recordings(args) => recordings_cmd::run(args),
     }
 }

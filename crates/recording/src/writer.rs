@@ -98,7 +98,11 @@ impl SessionWriter {
         kind.sanitize();
         let seq = self.next_seq;
         let start = self.buffer.len();
-        encode_into(&mut self.buffer, seq, time, &self.head, &kind)?;
+        if let Err(e) = encode_into(&mut self.buffer, seq, time, &self.head, &kind) {
+            // Nothing of a half-encoded event may reach the log.
+            self.buffer.truncate(start);
+            return Err(e);
+        }
         self.head = line_hash(&self.buffer[start..]);
         self.next_seq += 1;
         self.last_time = time;
