@@ -96,6 +96,58 @@ fn append(c: &mut Criterion) {
     }
     group.finish();
 
+    // The CPU part alone: mask, encode and hash one event (no I/O).
+    let mut group = c.benchmark_group("encode");
+    group.throughput(Throughput::Elements(1));
+    let prev = porteiro_recording::chain::genesis("bench");
+    let mut line = Vec::with_capacity(64 * 1024);
+    for (name, kind) in [("api_call", api_call(7)), ("console_20kb", console_page())] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut k = black_box(&kind).clone();
+                k.sanitize();
+                line.clear();
+                porteiro_recording::chain::encode_into(&mut line, 7, 7, &prev, &k)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                porteiro_recording::chain::line_hash(&line)
+            })
+        });
+    }
+    group.finish();
+
+    // 50 sessions appending in parallel threads, fsync per event: the aggregate rate.
+    let mut group = c.benchmark_group("parallel");
+    const SESSIONS: u64 = 50;
+    const PER_SESSION: u64 = 20;
+    group.throughput(Throughput::Elements(SESSIONS * PER_SESSION));
+    group.sample_size(10);
+    group.bench_function("50_sessions/fsync_each", |b| {
+        b.iter(|| {
+            let threads: Vec<_> = (0..SESSIONS)
+                .map(|_| {
+                    let store = store.clone();
+                    std::thread::spawn(move || {
+                        let mut w = SessionWriter::start(
+                            store,
+                            session_id(),
+                            0,
+                            SessionStart::default(),
+                            Durability::EachEvent,
+                        )
+                        .unwrap_or_else(|e| panic!("{e}"));
+                        for i in 1..PER_SESSION {
+                            w.append(i, api_call(i)).unwrap_or_else(|e| panic!("{e}"));
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap_or_else(|_| panic!("a writer thread panicked"));
+            }
+        })
+    });
+    group.finish();
+
     // Verification of a 10,000-event recording.
     let key = RecordingKey::from_bytes(&[7; 32]);
     let id = session_id();

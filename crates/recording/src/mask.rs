@@ -112,13 +112,42 @@ fn is_b64(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
 }
 
-/// Keys after which the value is a secret (compared case-insensitively).
-const SECRET_KEYS: [&str; 4] = [
-    "secretaccesskey",
-    "secret_access_key",
-    "sessiontoken",
-    "session_token",
+/// Keys after which the value is a secret (compared case-insensitively), and whether only a
+/// JSON `key: value` counts.
+const SECRET_KEYS: [(&str, bool); 5] = [
+    ("secretaccesskey", false),
+    ("secret_access_key", false),
+    ("sessiontoken", false),
+    ("session_token", false),
+    ("\"password\"", true),
 ];
+
+/// The value after a key that ends at `after_key`: separators (`"':=>`, blanks; a colon
+/// required when `json_only`), then up to a quote, `<`, blank, `,`, `;`, `}` or `&`.
+fn keyed_value(bytes: &[u8], after_key: usize, json_only: bool) -> Option<(usize, usize)> {
+    let mut j = after_key;
+    let mut saw_colon = false;
+    while j < bytes.len()
+        && j - after_key < 8
+        && matches!(bytes[j], b'"' | b'\'' | b':' | b'=' | b'>' | b' ' | b'\t')
+    {
+        saw_colon |= bytes[j] == b':';
+        j += 1;
+    }
+    if j == after_key || (json_only && !saw_colon) {
+        return None;
+    }
+    let start = j;
+    while j < bytes.len()
+        && !matches!(
+            bytes[j],
+            b'"' | b'\'' | b'<' | b' ' | b'\t' | b'\r' | b'\n' | b',' | b';' | b'}' | b'&'
+        )
+    {
+        j += 1;
+    }
+    (j > start).then_some((start, j))
+}
 
 /// Masks AWS secret keys, session tokens and keyed secrets in free text. Returns the text
 /// unchanged (borrowed) when there is nothing to mask.
@@ -154,46 +183,21 @@ pub fn mask_text(text: &str) -> Cow<'_, str> {
         }
     }
 
-    // Values after keys that name a secret.
-    let lower = text.to_ascii_lowercase();
-    let lower = lower.as_bytes();
-    let mut keyed = |key: &[u8], json_only: bool| {
-        let mut from = 0;
-        while let Some(pos) = find(&lower[from..], key) {
-            let after_key = from + pos + key.len();
-            from = after_key;
-            let mut j = after_key;
-            let mut seps = 0;
-            let mut saw_colon = false;
-            while j < bytes.len()
-                && seps < 8
-                && matches!(bytes[j], b'"' | b'\'' | b':' | b'=' | b'>' | b' ' | b'\t')
+    // Values after keys that name a secret: one pass, looking only where a key can start.
+    for at in 0..bytes.len() {
+        if !matches!(bytes[at], b's' | b'S' | b'"') {
+            continue;
+        }
+        for (key, json_only) in SECRET_KEYS {
+            let rest = &bytes[at..];
+            if rest.len() >= key.len()
+                && rest[..key.len()].eq_ignore_ascii_case(key.as_bytes())
+                && let Some(range) = keyed_value(bytes, at + key.len(), json_only)
             {
-                saw_colon |= bytes[j] == b':';
-                j += 1;
-                seps += 1;
-            }
-            if j == after_key || (json_only && !saw_colon) {
-                continue;
-            }
-            let value_start = j;
-            while j < bytes.len()
-                && !matches!(
-                    bytes[j],
-                    b'"' | b'\'' | b'<' | b' ' | b'\t' | b'\r' | b'\n' | b',' | b';' | b'}' | b'&'
-                )
-            {
-                j += 1;
-            }
-            if j > value_start {
-                ranges.push((value_start, j));
+                ranges.push(range);
             }
         }
-    };
-    for key in SECRET_KEYS {
-        keyed(key.as_bytes(), false);
     }
-    keyed(b"\"password\"", true);
 
     if ranges.is_empty() {
         return Cow::Borrowed(text);
@@ -212,13 +216,6 @@ pub fn mask_text(text: &str) -> Cow<'_, str> {
     }
     out.push_str(&text[at..]);
     Cow::Owned(out)
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return None;
-    }
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
