@@ -486,6 +486,20 @@ fn recovery_leaves_a_live_session_alone_and_does_not_cut_tampering() {
         .expect("ends");
     assert_eq!(manifest.event_count, 3);
 
+    // A live recording whose last line is being written reads as open, not broken.
+    let dyn_store: Arc<dyn RecordingStore> = store.clone();
+    let live =
+        SessionWriter::start(dyn_store, id("writing"), T0, start(), Durability::EachEvent).expect("starts");
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(events_path(&dir.0, "writing"))
+        .expect("open");
+    f.write_all(br#"{"seq":1,"ti"#).expect("half a line");
+    let report = verify_stored(store.as_ref(), &id("writing"), None).expect("reads");
+    assert_eq!(report.verdict, Verdict::Open);
+    drop(live);
+    assert!(matches!(problem_of(&store, "writing").reason, Reason::TornLine));
+
     // A crashed recording whose middle was changed: not a crash's doing, nothing is cut.
     crashed_session(&store, "tampered", 4);
     let path = events_path(&dir.0, "tampered");
@@ -658,4 +672,87 @@ fn replay_shows_pages_forms_and_calls_in_order() {
     assert_eq!(frames[0].title.as_deref(), Some("S3 buckets"));
     assert!(frames[0].url.starts_with("/console/s3?region=us-east-1"));
     assert!(!frames[1].html.contains(SECRET));
+}
+
+const CHILD_ENV: &str = "PORTEIRO_REC_TEST_CHILD_DIR";
+
+/// The child of the SIGKILL test: writes a session until it is killed (bounded, in case it is
+/// not).
+fn child_writer(root: &str) {
+    let store: Arc<dyn RecordingStore> = Arc::new(LocalDir::new(root));
+    let mut w =
+        SessionWriter::start(store, id("killed"), T0, start(), Durability::EachEvent).expect("starts");
+    let page = format!("<html><body>{}</body></html>", "<p>row</p>".repeat(20_000));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut i = 0u64;
+    while std::time::Instant::now() < deadline {
+        i += 1;
+        let kind = if i.is_multiple_of(2) {
+            EventKind::ConsoleExchange(ConsoleExchange {
+                method: "GET".into(),
+                path: format!("/console/page/{i}"),
+                status: 200,
+                html: Some(Html::new(page.clone())),
+                ..ConsoleExchange::default()
+            })
+        } else {
+            EventKind::Note(Note {
+                text: format!("event {i}"),
+            })
+        };
+        w.append(T0 + i, kind).expect("appends");
+    }
+}
+
+#[test]
+fn a_writer_process_killed_with_sigkill_is_recovered_as_interrupted() {
+    if let Ok(root) = std::env::var(CHILD_ENV) {
+        child_writer(&root);
+        return;
+    }
+    let dir = TempDir::new("sigkill");
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "a_writer_process_killed_with_sigkill_is_recovered_as_interrupted",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, &dir.0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawns the writer");
+    let path = events_path(&dir.0, "killed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let lines = fs::read(&path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
+        if lines >= 40 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer did not write 40 events in 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().expect("SIGKILL"); // SIGKILL on Unix
+    let _ = child.wait();
+
+    let store = LocalDir::new(&dir.0);
+    let key = RecordingKey::generate().expect("key");
+    let before = verify_stored(&store, &id("killed"), None).expect("reads");
+    assert!(!before.is_verified());
+    let recovered = recover(&store, &id("killed"), &key)
+        .expect("recovers")
+        .expect("was open");
+    assert!(recovered.events >= 40, "{recovered:?}");
+    assert!(recovered.unresolved.is_none(), "{recovered:?}");
+    let report = verify_stored(&store, &id("killed"), Some(&key.public_key())).expect("reads");
+    assert_eq!(
+        report.verdict,
+        Verdict::Verified {
+            status: Status::Interrupted
+        }
+    );
+    assert_eq!(report.verified_events, recovered.events);
 }
