@@ -174,3 +174,140 @@ impl Drop for SessionWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::BufRead;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::event::Note;
+    use crate::store::Claim;
+
+    /// A store whose sink fails after `ok_writes` appends, keeping what it was given.
+    struct Flaky {
+        ok_writes: u32,
+        written: Arc<Mutex<Vec<u8>>>,
+    }
+
+    struct FlakySink {
+        left: u32,
+        written: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl EventSink for FlakySink {
+        fn append(&mut self, bytes: &[u8]) -> Result<(), RecordingError> {
+            if self.left == 0 {
+                // A torn write: half the bytes, then an error.
+                if let Ok(mut w) = self.written.lock() {
+                    w.extend_from_slice(&bytes[..bytes.len() / 2]);
+                }
+                return Err(RecordingError::Stream {
+                    action: "cannot append",
+                    source: std::io::Error::other("disk full"),
+                });
+            }
+            self.left -= 1;
+            if let Ok(mut w) = self.written.lock() {
+                w.extend_from_slice(bytes);
+            }
+            Ok(())
+        }
+
+        fn sync(&mut self) -> Result<(), RecordingError> {
+            Ok(())
+        }
+    }
+
+    impl RecordingStore for Flaky {
+        fn list(&self) -> Result<Vec<SessionId>, RecordingError> {
+            Ok(Vec::new())
+        }
+        fn create(&self, _: &SessionId) -> Result<Box<dyn EventSink>, RecordingError> {
+            Ok(Box::new(FlakySink {
+                left: self.ok_writes,
+                written: self.written.clone(),
+            }))
+        }
+        fn events(&self, id: &SessionId) -> Result<Box<dyn BufRead + Send>, RecordingError> {
+            Err(RecordingError::NotFound(id.to_string()))
+        }
+        fn manifest(&self, _: &SessionId) -> Result<Option<Vec<u8>>, RecordingError> {
+            Ok(None)
+        }
+        fn public_key(&self, _: &SessionId) -> Result<Option<Vec<u8>>, RecordingError> {
+            Ok(None)
+        }
+        fn close(&self, _: &SessionId, _: &[u8], _: &[u8]) -> Result<(), RecordingError> {
+            Ok(())
+        }
+        fn claim(&self, _: &SessionId) -> Result<Option<Box<dyn Claim>>, RecordingError> {
+            Ok(None)
+        }
+        fn import(&self, _: &SessionId, _: &[u8], _: &[u8], _: &[u8]) -> Result<(), RecordingError> {
+            Ok(())
+        }
+    }
+
+    fn note(text: &str) -> EventKind {
+        EventKind::Note(Note { text: text.into() })
+    }
+
+    #[test]
+    fn a_failed_write_stops_the_writer_and_leaves_only_a_torn_tail() {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let store = Arc::new(Flaky {
+            ok_writes: 3,
+            written: written.clone(),
+        });
+        let id = SessionId::new("flaky").expect("id");
+        let mut w = SessionWriter::start(store, id, 0, SessionStart::default(), Durability::EachEvent)
+            .expect("starts");
+        w.append(1, note("a")).expect("second write");
+        w.append(2, note("b")).expect("third write");
+        assert!(w.append(3, note("c")).is_err());
+        assert!(matches!(w.append(4, note("d")), Err(RecordingError::Poisoned(_))));
+        let key = RecordingKey::from_bytes(&[1; 32]);
+        assert!(matches!(
+            w.end(5, SessionEnd::default(), &key),
+            Err(RecordingError::Poisoned(_))
+        ));
+        let bytes = written.lock().map(|w| w.clone()).unwrap_or_default();
+        let scan = crate::verify::scan("flaky", std::io::Cursor::new(&bytes), None).expect("scans");
+        assert_eq!(scan.good_events, 3);
+        assert!(scan.tail_is_crash_debris());
+    }
+
+    #[test]
+    fn batches_are_written_together_and_flushed_on_drop() {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let store = Arc::new(Flaky {
+            ok_writes: u32::MAX,
+            written: written.clone(),
+        });
+        let lines = || {
+            written
+                .lock()
+                .map(|w| w.iter().filter(|&&b| b == b'\n').count())
+                .unwrap_or(0)
+        };
+        let mut w = SessionWriter::start(
+            store,
+            SessionId::new("batch").expect("id"),
+            0,
+            SessionStart::default(),
+            Durability::Batch(4),
+        )
+        .expect("starts");
+        assert_eq!(lines(), 1, "the start is written at once");
+        for i in 1..=3 {
+            w.append(i, note("x")).expect("appends");
+        }
+        assert_eq!(lines(), 1, "three events wait for the fourth");
+        w.append(4, note("x")).expect("appends");
+        assert_eq!(lines(), 5);
+        w.append(5, note("x")).expect("appends");
+        drop(w);
+        assert_eq!(lines(), 6, "dropping the writer flushes");
+    }
+}

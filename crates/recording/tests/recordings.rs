@@ -215,6 +215,13 @@ fn a_mixed_session_verifies_and_secrets_never_reach_the_disk() {
         "access key ids are not secrets"
     );
     assert_eq!(store.list().expect("lists"), vec![id("s1")]);
+
+    // One writer per session: the id cannot be recorded twice.
+    let again = SessionWriter::start(store, id("s1"), T0, start(), Durability::EachEvent);
+    assert!(matches!(
+        again,
+        Err(porteiro_recording::RecordingError::AlreadyExists(_))
+    ));
 }
 
 #[test]
