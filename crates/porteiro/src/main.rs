@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod client_cmd;
 mod cloud_cmd;
 mod policy_cmd;
+mod recordings_cmd;
 mod serve_cmd;
 
 /// Porteiro: recorded, time-bound access to AWS accounts, an embedded AWS-compatible cloud,
@@ -97,6 +98,8 @@ enum Command {
     /// The embedded AWS-compatible cloud (IAM, STS): serve it, manage its accounts.
     #[command(subcommand)]
     Cloud(cloud_cmd::CloudCommand),
+    /// Session recordings: list, show, verify, export, import, play.
+    Recordings(recordings_cmd::RecordingsArgs),
 }
 
 fn main() -> ExitCode {
@@ -124,5 +127,6 @@ fn main() -> ExitCode {
         }
         Command::Audit { args, common } => client_cmd::run(client_cmd::Client::Audit(args, common)),
         Command::Jobs { common } => client_cmd::run(client_cmd::Client::Jobs(common)),
+        Command::Recordings(args) => recordings_cmd::run(args),
     }
 }
