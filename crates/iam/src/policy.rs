@@ -45,16 +45,21 @@ impl PolicyKind {
     /// The kind a standalone document most likely has: resource-based when a statement names
     /// a principal, identity-based otherwise.
     pub fn guess(text: &str) -> PolicyKind {
-        let names_principal = |n: &Node| n.get("Principal").is_some() || n.get("NotPrincipal").is_some();
-        let Ok(mut root) = json::parse(text) else {
+        let names_principal = |n: &Node<'_>| n.get("Principal").is_some() || n.get("NotPrincipal").is_some();
+        let Ok(outer) = json::parse(text) else {
             return PolicyKind::Identity;
         };
-        if let Json::String(inner) = &root.value {
-            match json::parse(inner) {
-                Ok(n) => root = n,
+        let inner;
+        let root = match &outer.value {
+            Json::String(s) => match json::parse(s) {
+                Ok(n) => {
+                    inner = n;
+                    &inner
+                }
                 Err(_) => return PolicyKind::Identity,
-            }
-        }
+            },
+            _ => &outer,
+        };
         let any = match root.get("Statement").map(|s| &s.value) {
             Some(Json::Array(items)) => items.iter().any(names_principal),
             Some(Json::Object(_)) => root.get("Statement").is_some_and(names_principal),
@@ -249,7 +254,7 @@ impl Policy {
 
     /// Compiles a policy from a parsed JSON node of `text`; errors name paths under `base`.
     pub(crate) fn from_node(
-        node: &Node,
+        node: &Node<'_>,
         text: &str,
         base: &str,
         kind: PolicyKind,
@@ -470,7 +475,7 @@ impl<'t> Compiler<'t> {
         });
     }
 
-    fn policy(&mut self, node: &Node) -> Result<Policy, PolicyError> {
+    fn policy(&mut self, node: &Node<'_>) -> Result<Policy, PolicyError> {
         let Json::Object(members) = &node.value else {
             return Err(self.error(
                 node.start,
@@ -485,7 +490,7 @@ impl<'t> Compiler<'t> {
         let mut id = None;
         let mut statement_node = None;
         for m in members {
-            match m.key.as_str() {
+            match m.key.as_ref() {
                 "Version" => {
                     let v = m.value.as_str().ok_or_else(|| {
                         self.error(
@@ -577,7 +582,7 @@ impl<'t> Compiler<'t> {
         })
     }
 
-    fn statement(&mut self, node: &Node, path: &Path<'_>) -> Result<Statement, PolicyError> {
+    fn statement(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Statement, PolicyError> {
         let Json::Object(members) = &node.value else {
             return Err(self.error(
                 node.start,
@@ -603,7 +608,7 @@ impl<'t> Compiler<'t> {
             "Condition",
         ];
         for m in members {
-            let key = m.key.as_str();
+            let key = m.key.as_ref();
             let sub = child(path, Seg::Key(key));
             match key {
                 "Sid" => {
@@ -764,12 +769,12 @@ impl<'t> Compiler<'t> {
 
     fn strings<'n>(
         &self,
-        node: &'n Node,
+        node: &'n Node<'_>,
         path: &Path<'_>,
         what: &str,
     ) -> Result<Vec<(&'n str, usize)>, PolicyError> {
         match &node.value {
-            Json::String(s) => Ok(vec![(s.as_str(), node.start)]),
+            Json::String(s) => Ok(vec![(s.as_ref(), node.start)]),
             Json::Array(items) => {
                 if items.is_empty() {
                     return Err(self.error(
@@ -807,7 +812,7 @@ impl<'t> Compiler<'t> {
         }
     }
 
-    fn actions(&mut self, node: &Node, path: &Path<'_>) -> Result<Vec<Pattern>, PolicyError> {
+    fn actions(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<Pattern>, PolicyError> {
         let what = match path.last() {
             Some(Seg::Key(k)) => *k,
             _ => "Action",
@@ -844,7 +849,7 @@ impl<'t> Compiler<'t> {
         Ok(out)
     }
 
-    fn resources(&mut self, node: &Node, path: &Path<'_>) -> Result<Vec<Pattern>, PolicyError> {
+    fn resources(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<Pattern>, PolicyError> {
         let what = match path.last() {
             Some(Seg::Key(k)) => *k,
             _ => "Resource",
@@ -888,7 +893,7 @@ impl<'t> Compiler<'t> {
         }
     }
 
-    fn principal(&mut self, node: &Node, path: &Path<'_>) -> Result<Vec<PrincipalEntry>, PolicyError> {
+    fn principal(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<PrincipalEntry>, PolicyError> {
         match &node.value {
             Json::String(s) if s == "*" => Ok(vec![PrincipalEntry::Everyone]),
             Json::String(s) => Err(self.error(
@@ -899,10 +904,10 @@ impl<'t> Compiler<'t> {
             Json::Object(members) => {
                 let mut entries = Vec::new();
                 for m in members {
-                    let sub = child(path, Seg::Key(m.key.as_str()));
+                    let sub = child(path, Seg::Key(m.key.as_ref()));
                     let values = self.strings(&m.value, &sub, &m.key)?;
                     for (v, offset) in values {
-                        let entry = match m.key.as_str() {
+                        let entry = match m.key.as_ref() {
                             "AWS" => self.aws_principal(v, offset, &sub)?,
                             "Service" => PrincipalEntry::Service(v.to_string()),
                             "Federated" => PrincipalEntry::Federated(v.to_string()),
@@ -952,7 +957,7 @@ impl<'t> Compiler<'t> {
         }
     }
 
-    fn conditions(&mut self, node: &Node, path: &Path<'_>) -> Result<Vec<Condition>, PolicyError> {
+    fn conditions(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<Condition>, PolicyError> {
         let Json::Object(ops) = &node.value else {
             return Err(self.error(
                 node.start,
@@ -962,7 +967,7 @@ impl<'t> Compiler<'t> {
         };
         let mut out = Vec::new();
         for op_member in ops {
-            let op_path = child(path, Seg::Key(op_member.key.as_str()));
+            let op_path = child(path, Seg::Key(op_member.key.as_ref()));
             let op = condition::parse_operator(&op_member.key)
                 .map_err(|e| self.error(op_member.key_start, &op_path, e))?;
             let Json::Object(keys) = &op_member.value.value else {
@@ -977,8 +982,8 @@ impl<'t> Compiler<'t> {
                 ));
             };
             for key_member in keys {
-                let key_path = child(&op_path, Seg::Key(key_member.key.as_str()));
-                let key = key_member.key.as_str();
+                let key_path = child(&op_path, Seg::Key(key_member.key.as_ref()));
+                let key = key_member.key.as_ref();
                 if key.len() > 4
                     && key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
                     && !is_known_global_key(key)
@@ -1021,11 +1026,11 @@ impl<'t> Compiler<'t> {
         Ok(out)
     }
 
-    fn condition_values(&self, node: &Node, path: &Path<'_>) -> Result<Vec<String>, PolicyError> {
-        let scalar = |n: &Node, path: &Path<'_>| -> Result<String, PolicyError> {
+    fn condition_values(&self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<String>, PolicyError> {
+        let scalar = |n: &Node<'_>, path: &Path<'_>| -> Result<String, PolicyError> {
             match &n.value {
-                Json::String(s) => Ok(s.clone()),
-                Json::Number(s) => Ok(s.clone()),
+                Json::String(s) => Ok(s.to_string()),
+                Json::Number(s) => Ok((*s).to_string()),
                 Json::Bool(b) => Ok(b.to_string()),
                 other => Err(self.error(
                     n.start,

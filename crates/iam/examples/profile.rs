@@ -1,0 +1,269 @@
+//! A small driver for instruction counting (`valgrind --tool=callgrind`): compiles the 6 KB
+//! managed policy of the benchmarks, or makes the corpus decisions, N times.
+//!
+//! ```text
+//! cargo build --release -p porteiro-iam --example profile
+//! valgrind --tool=callgrind target/release/examples/profile compile 100
+//! valgrind --tool=callgrind target/release/examples/profile decide 10
+//! valgrind --tool=callgrind target/release/examples/profile scaling 1000
+//! ```
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+
+use porteiro_iam::scenario::{self, Scenario};
+use porteiro_iam::{Authorizer, Context, Decision, Layers, Policy, PolicyKind, Principal, Request};
+
+fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            json_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "json") {
+            out.push(path);
+        }
+    }
+}
+
+fn corpus(authorizer: &Authorizer) -> Vec<Scenario> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let mut paths = Vec::new();
+    json_files(&root, &mut paths);
+    paths.sort();
+    let mut out = Vec::new();
+    for path in &paths {
+        let text = std::fs::read_to_string(path).expect("corpus file");
+        out.extend(scenario::parse_file(&text, authorizer.options()).expect("corpus parses"));
+    }
+    out
+}
+
+fn scaling_policy(n: usize) -> Policy {
+    let mut statements: Vec<String> = (0..n)
+        .map(|k| {
+            format!(
+                r#"{{"Effect": "Allow", "Action": ["svc{k}:Get*", "svc{k}:Describe{k}", "other{m}:*"],
+                    "Resource": "*", "Condition": {{"StringEquals": {{"aws:PrincipalTag/team": "t{k}"}}}}}}"#,
+                m = k % 13
+            )
+        })
+        .collect();
+    statements.push(
+        r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/*"}"#.to_string(),
+    );
+    let text = format!(
+        r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#,
+        statements.join(",")
+    );
+    Policy::parse(&text, PolicyKind::Identity).expect("scaling policy parses")
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let what = args.next().unwrap_or_else(|| "compile".to_string());
+    let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100);
+    match what.as_str() {
+        "compile" => {
+            for _ in 0..n {
+                black_box(Policy::parse(black_box(MANAGED_6KB), PolicyKind::Identity).expect("parses"));
+            }
+        }
+        "decide" => {
+            let authorizer = Authorizer::new();
+            let scenarios = corpus(&authorizer);
+            for _ in 0..n {
+                for s in &scenarios {
+                    black_box(s.decide(black_box(&authorizer)));
+                }
+            }
+        }
+        "scaling" => {
+            let authorizer = Authorizer::new();
+            let principal = Principal::parse("arn:aws:iam::111122223333:user/alice").expect("principal");
+            let request = Request::new(
+                principal,
+                "s3:GetObject",
+                "arn:aws:s3:::reports/q1.csv",
+                Some("111122223333"),
+                Context::new(),
+            );
+            let policy = [scaling_policy(1000)];
+            let layers = Layers {
+                identity: &policy,
+                ..Layers::default()
+            };
+            for _ in 0..n {
+                assert_eq!(
+                    authorizer.authorize(black_box(&request), black_box(&layers)),
+                    Decision::Allowed
+                );
+            }
+        }
+        other => panic!("unknown mode {other}: compile, decide or scaling"),
+    }
+}
+
+/// The 6 KB managed policy of `benches/authorize.rs`.
+const MANAGED_6KB: &str = r#"{
+  "Version": "2012-10-17",
+  "Id": "DataPlatformOperatorAccess",
+  "Statement": [
+    {
+      "Sid": "ReadOnlyDescribe",
+      "Effect": "Allow",
+      "Action": [
+        "ec2:Describe*", "ec2:Get*", "elasticloadbalancing:Describe*", "autoscaling:Describe*",
+        "cloudwatch:Describe*", "cloudwatch:Get*", "cloudwatch:List*", "logs:Describe*",
+        "logs:Get*", "logs:FilterLogEvents", "logs:StartQuery", "logs:GetQueryResults",
+        "tag:GetResources", "tag:GetTagKeys", "tag:GetTagValues"
+      ],
+      "Resource": "*"
+    },
+    {
+      "Sid": "DataBucketsRead",
+      "Effect": "Allow",
+      "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:ListBucket", "s3:GetBucketLocation"],
+      "Resource": [
+        "arn:aws:s3:::data-platform-raw", "arn:aws:s3:::data-platform-raw/*",
+        "arn:aws:s3:::data-platform-curated", "arn:aws:s3:::data-platform-curated/*"
+      ]
+    },
+    {
+      "Sid": "DataBucketsWriteOwnPrefix",
+      "Effect": "Allow",
+      "Action": ["s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+      "Resource": "arn:aws:s3:::data-platform-curated/teams/${aws:PrincipalTag/team}/*",
+      "Condition": {
+        "StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+        "Bool": {"aws:SecureTransport": "true"}
+      }
+    },
+    {
+      "Sid": "ListOwnPrefix",
+      "Effect": "Allow",
+      "Action": "s3:ListBucket",
+      "Resource": "arn:aws:s3:::data-platform-curated",
+      "Condition": {"StringLike": {"s3:prefix": ["teams/${aws:PrincipalTag/team}/*", "shared/*"]}}
+    },
+    {
+      "Sid": "GlueCatalog",
+      "Effect": "Allow",
+      "Action": [
+        "glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables", "glue:GetPartition",
+        "glue:GetPartitions", "glue:BatchGetPartition", "glue:CreateTable", "glue:UpdateTable"
+      ],
+      "Resource": [
+        "arn:aws:glue:*:111122223333:catalog",
+        "arn:aws:glue:*:111122223333:database/analytics_*",
+        "arn:aws:glue:*:111122223333:table/analytics_*/*"
+      ]
+    },
+    {
+      "Sid": "AthenaWorkgroups",
+      "Effect": "Allow",
+      "Action": [
+        "athena:StartQueryExecution", "athena:StopQueryExecution", "athena:GetQueryExecution",
+        "athena:GetQueryResults", "athena:GetWorkGroup", "athena:BatchGetQueryExecution"
+      ],
+      "Resource": "arn:aws:athena:*:111122223333:workgroup/${aws:PrincipalTag/team}-*"
+    },
+    {
+      "Sid": "KmsForData",
+      "Effect": "Allow",
+      "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+      "Resource": "arn:aws:kms:us-east-1:111122223333:key/*",
+      "Condition": {
+        "StringEquals": {"kms:ViaService": ["s3.us-east-1.amazonaws.com", "glue.us-east-1.amazonaws.com"]},
+        "ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/data-platform-*"}
+      }
+    },
+    {
+      "Sid": "EmrOnEc2",
+      "Effect": "Allow",
+      "Action": ["elasticmapreduce:Describe*", "elasticmapreduce:List*", "elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:CancelSteps"],
+      "Resource": "arn:aws:elasticmapreduce:us-east-1:111122223333:cluster/*",
+      "Condition": {"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}}
+    },
+    {
+      "Sid": "StartStopTaggedInstances",
+      "Effect": "Allow",
+      "Action": ["ec2:StartInstances", "ec2:StopInstances", "ec2:RebootInstances"],
+      "Resource": "arn:aws:ec2:*:111122223333:instance/*",
+      "Condition": {
+        "StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"},
+        "IpAddress": {"aws:SourceIp": ["203.0.113.0/24", "198.51.100.0/24", "2001:db8::/32"]}
+      }
+    },
+    {
+      "Sid": "PassOnlyDataRoles",
+      "Effect": "Allow",
+      "Action": "iam:PassRole",
+      "Resource": "arn:aws:iam::111122223333:role/data-platform/*",
+      "Condition": {"StringEquals": {"iam:PassedToService": ["glue.amazonaws.com", "elasticmapreduce.amazonaws.com"]}}
+    },
+    {
+      "Sid": "SecretsForJobs",
+      "Effect": "Allow",
+      "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+      "Resource": "arn:aws:secretsmanager:us-east-1:111122223333:secret:data-platform/*",
+      "Condition": {
+        "DateLessThan": {"aws:CurrentTime": "2027-12-31T23:59:59Z"},
+        "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}
+      }
+    },
+    {
+      "Sid": "QueuesForPipelines",
+      "Effect": "Allow",
+      "Action": ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+      "Resource": "arn:aws:sqs:us-east-1:111122223333:data-platform-*"
+    },
+    {
+      "Sid": "DenyOutsideRegions",
+      "Effect": "Deny",
+      "NotAction": ["iam:*", "sts:*", "s3:*", "cloudfront:*", "route53:*", "support:*"],
+      "Resource": "*",
+      "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]}}
+    },
+    {
+      "Sid": "DenyUnencryptedUploads",
+      "Effect": "Deny",
+      "Action": "s3:PutObject",
+      "Resource": "arn:aws:s3:::data-platform-*/*",
+      "Condition": {"Null": {"s3:x-amz-server-side-encryption": "true"}}
+    },
+    {
+      "Sid": "DenyRawDeletes",
+      "Effect": "Deny",
+      "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration"],
+      "NotResource": "arn:aws:s3:::data-platform-curated/*"
+    },
+    {
+      "Sid": "DenyWithoutMfa",
+      "Effect": "Deny",
+      "Action": ["iam:*", "kms:ScheduleKeyDeletion", "kms:DisableKey"],
+      "Resource": "*",
+      "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}
+    },
+    {
+      "Sid": "DenyOutsideNetwork",
+      "Effect": "Deny",
+      "Action": "*",
+      "Resource": "*",
+      "Condition": {
+        "NotIpAddress": {"aws:SourceIp": ["203.0.113.0/24", "198.51.100.0/24", "2001:db8::/32"]},
+        "Bool": {"aws:ViaAWSService": "false"},
+        "StringNotEqualsIfExists": {"aws:SourceVpc": ["vpc-0a1b2c3d", "vpc-4e5f6a7b"]}
+      }
+    },
+    {
+      "Sid": "DenyUntaggedCreates",
+      "Effect": "Deny",
+      "Action": ["ec2:RunInstances", "ec2:CreateVolume", "glue:CreateJob"],
+      "Resource": "*",
+      "Condition": {"ForAllValues:StringNotEquals": {"aws:TagKeys": ["team", "cost-center", "environment"]}}
+    }
+  ]
+}"#;
