@@ -305,6 +305,21 @@ pub(crate) fn split_arn(text: &str) -> Option<[&str; 6]> {
     Some(parts)
 }
 
+/// Parses and compiles a pattern (see [`parse_pieces`]); a literal becomes
+/// [`Pattern::Exact`] with a single allocation.
+pub(crate) fn compile(
+    text: &str,
+    variables: bool,
+    wildcards: bool,
+    arn_segments: bool,
+) -> Result<Pattern, String> {
+    let special = |b: u8| (wildcards && (b == b'*' || b == b'?')) || (variables && b == b'$');
+    if !text.bytes().any(special) {
+        return Ok(Pattern::Exact(text.to_string()));
+    }
+    parse_pieces(text, variables, wildcards, arn_segments).map(Pattern::from_pieces)
+}
+
 /// Parses a pattern string into pieces.
 ///
 /// `variables`: whether `${...}` is a policy variable (Version 2012-10-17) or literal text.

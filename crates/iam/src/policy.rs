@@ -2,6 +2,7 @@
 //!
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html>
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -206,11 +207,77 @@ pub(crate) struct Statement {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct ActionIndex {
     /// Lower-case literal action → statements naming it (and no wildcard of that service).
-    exact: HashMap<String, Vec<u32>>,
+    exact: KeyedIds,
     /// Lower-case service prefix → statements with a wildcard action in that service.
-    service: HashMap<String, Vec<u32>>,
+    service: KeyedIds,
     /// Statements that can match any service (`*`, wildcard services, NotAction).
     always: Vec<u32>,
+}
+
+/// A map from strings to lists of statement indexes in three allocations: the keys
+/// concatenated, their byte ranges sorted by key, and the statement indexes in the same order
+/// (so the statements of one key form a slice). Looked up by binary search.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct KeyedIds {
+    text: String,
+    /// Byte range in `text` of the key of `ids[i]`; sorted by key, then by statement.
+    keys: Vec<(u32, u32)>,
+    ids: Vec<u32>,
+}
+
+impl KeyedIds {
+    /// Builds the map from (key, statement) pairs listed in statement order.
+    fn build<K: AsRef<str>>(mut pairs: Vec<(K, u32)>) -> KeyedIds {
+        // Stable: the statements of one key stay in order.
+        pairs.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+        let mut out = KeyedIds {
+            text: String::with_capacity(pairs.iter().map(|(k, _)| k.as_ref().len()).sum()),
+            keys: Vec::with_capacity(pairs.len()),
+            ids: Vec::with_capacity(pairs.len()),
+        };
+        let mut last: Option<(&str, (u32, u32))> = None;
+        for (key, id) in &pairs {
+            let key = key.as_ref();
+            let range = match last {
+                Some((k, range)) if k == key => range,
+                _ => {
+                    let start = u32::try_from(out.text.len()).unwrap_or(u32::MAX);
+                    out.text.push_str(key);
+                    let range = (start, u32::try_from(out.text.len()).unwrap_or(u32::MAX));
+                    last = Some((key, range));
+                    range
+                }
+            };
+            out.keys.push(range);
+            out.ids.push(*id);
+        }
+        out
+    }
+
+    fn key(&self, i: usize) -> &str {
+        let (start, end) = self.keys.get(i).copied().unwrap_or_default();
+        self.text.get(start as usize..end as usize).unwrap_or_default()
+    }
+
+    /// The statements listed under `key`.
+    fn get(&self, key: &str) -> &[u32] {
+        let n = self.keys.len();
+        // Lower bound by hand (partition_point needs a slice of keys).
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.key(mid) < key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let mut end = lo;
+        while end < n && self.key(end) == key {
+            end += 1;
+        }
+        self.ids.get(lo..end).unwrap_or_default()
+    }
 }
 
 impl ActionIndex {
@@ -219,8 +286,8 @@ impl ActionIndex {
         let service = action_lower.split_once(':').map_or(action_lower, |(s, _)| s);
         [
             self.always.as_slice(),
-            self.service.get(service).map_or(&[][..], Vec::as_slice),
-            self.exact.get(action_lower).map_or(&[][..], Vec::as_slice),
+            self.service.get(service),
+            self.exact.get(action_lower),
         ]
     }
 }
@@ -538,7 +605,10 @@ impl<'t> Compiler<'t> {
                 "the policy has no `Statement`: add a statement or an array of statements",
             )
         })?;
-        let mut statements = Vec::new();
+        let mut statements = Vec::with_capacity(match &statement_node.value {
+            Json::Array(items) => items.len(),
+            _ => 1,
+        });
         match &statement_node.value {
             Json::Object(_) => statements.push(self.statement(statement_node, &[Seg::Key("Statement")])?),
             Json::Array(items) => {
@@ -557,19 +627,14 @@ impl<'t> Compiler<'t> {
                 ));
             }
         }
-        let mut sids: HashMap<&str, usize> = HashMap::new();
-        for (i, s) in statements.iter().enumerate() {
-            if let Some(sid) = &s.sid
-                && let Some(first) = sids.insert(sid.as_str(), i)
-            {
-                return Err(self.error(
-                    statement_node.start,
-                    &[Seg::Key("Statement"), Seg::Index(i), Seg::Key("Sid")],
-                    format!(
-                        "duplicate Sid `{sid}` (also statement {first}): every Sid in a policy must be unique"
-                    ),
-                ));
-            }
+        if let Some((i, first, sid)) = duplicate_sid(&statements) {
+            return Err(self.error(
+                statement_node.start,
+                &[Seg::Key("Statement"), Seg::Index(i), Seg::Key("Sid")],
+                format!(
+                    "duplicate Sid `{sid}` (also statement {first}): every Sid in a policy must be unique"
+                ),
+            ));
         }
         let index = build_index(&statements);
         Ok(Policy {
@@ -767,14 +832,16 @@ impl<'t> Compiler<'t> {
         })
     }
 
-    fn strings<'n>(
+    /// The nodes of a string-or-array-of-strings element, checked to all be strings (a
+    /// string is a list of one). Allocates nothing.
+    fn strings<'n, 'a>(
         &self,
-        node: &'n Node<'_>,
+        node: &'n Node<'a>,
         path: &Path<'_>,
         what: &str,
-    ) -> Result<Vec<(&'n str, usize)>, PolicyError> {
+    ) -> Result<&'n [Node<'a>], PolicyError> {
         match &node.value {
-            Json::String(s) => Ok(vec![(s.as_ref(), node.start)]),
+            Json::String(_) => Ok(std::slice::from_ref(node)),
             Json::Array(items) => {
                 if items.is_empty() {
                     return Err(self.error(
@@ -783,23 +850,22 @@ impl<'t> Compiler<'t> {
                         format!("`{what}` is an empty array: give at least one value"),
                     ));
                 }
-                items
+                if let Some((i, item)) = items
                     .iter()
                     .enumerate()
-                    .map(|(i, item)| {
-                        item.as_str().map(|s| (s, item.start)).ok_or_else(|| {
-                            let sub = child(path, Seg::Index(i));
-                            self.error(
-                                item.start,
-                                &sub,
-                                format!(
-                                    "`{what}` values must be strings, found {}",
-                                    item.value.type_name()
-                                ),
-                            )
-                        })
-                    })
-                    .collect()
+                    .find(|(_, item)| !matches!(item.value, Json::String(_)))
+                {
+                    let sub = child(path, Seg::Index(i));
+                    return Err(self.error(
+                        item.start,
+                        &sub,
+                        format!(
+                            "`{what}` values must be strings, found {}",
+                            item.value.type_name()
+                        ),
+                    ));
+                }
+                Ok(items)
             }
             other => Err(self.error(
                 node.start,
@@ -817,27 +883,41 @@ impl<'t> Compiler<'t> {
             Some(Seg::Key(k)) => *k,
             _ => "Action",
         };
-        let mut out = Vec::new();
-        for (s, offset) in self.strings(node, path, what)? {
-            if s.contains(',') || s.chars().any(char::is_whitespace) {
+        let items = self.strings(node, path, what)?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let (s, offset) = (item.as_str().unwrap_or_default(), item.start);
+            // One pass over the bytes classifies the action.
+            let (mut odd, mut colon, mut upper, mut wild, mut ascii) = (false, false, false, false, true);
+            for b in s.bytes() {
+                match b {
+                    b',' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => odd = true,
+                    b':' => colon = true,
+                    b'A'..=b'Z' => upper = true,
+                    b'*' | b'?' => wild = true,
+                    0x80.. => ascii = false,
+                    _ => {}
+                }
+            }
+            if odd || (!ascii && s.chars().any(char::is_whitespace)) {
                 self.warn(offset, path, format!("action `{s}` contains a comma or whitespace and never matches: list actions as separate strings"));
                 // A pattern that can never match a request action.
                 out.push(Pattern::Exact("\u{0}".to_string()));
                 continue;
             }
-            if s != "*" && !s.contains(':') {
+            if !colon && s != "*" {
                 return Err(self.error(
                     offset,
                     path,
                     format!("`{s}` is not an action: write `service:Action` (such as `s3:GetObject`) or `*`"),
                 ));
             }
-            let lower = if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
-                s.to_lowercase()
-            } else {
-                s.to_string()
+            let lower = match (ascii, upper) {
+                (true, false) => s.to_owned(),
+                (true, true) => s.to_ascii_lowercase(),
+                (false, _) => s.to_lowercase(),
             };
-            if !lower.contains(['*', '?']) {
+            if !wild {
                 // A literal action (the common case): no pattern to parse.
                 out.push(Pattern::Exact(lower));
                 continue;
@@ -854,8 +934,10 @@ impl<'t> Compiler<'t> {
             Some(Seg::Key(k)) => *k,
             _ => "Resource",
         };
-        let mut out = Vec::new();
-        for (s, offset) in self.strings(node, path, what)? {
+        let items = self.strings(node, path, what)?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let (s, offset) = (item.as_str().unwrap_or_default(), item.start);
             if s != "*" && !s.starts_with("arn:") && !s.starts_with('*') {
                 return Err(self.error(offset, path, format!("resource `{s}` must be an ARN (`arn:partition:service:region:account:resource`) or `*`")));
             }
@@ -876,9 +958,9 @@ impl<'t> Compiler<'t> {
                     format!("`{s}` uses a policy variable before the resource part of the ARN; AWS allows variables only after the fifth colon"),
                 );
             }
-            let pieces = pattern::parse_pieces(s, self.variables, true, true)
-                .map_err(|e| self.error(offset, path, e))?;
-            out.push(Pattern::from_pieces(pieces));
+            out.push(
+                pattern::compile(s, self.variables, true, true).map_err(|e| self.error(offset, path, e))?,
+            );
         }
         Ok(out)
     }
@@ -906,7 +988,8 @@ impl<'t> Compiler<'t> {
                 for m in members {
                     let sub = child(path, Seg::Key(m.key.as_ref()));
                     let values = self.strings(&m.value, &sub, &m.key)?;
-                    for (v, offset) in values {
+                    for item in values {
+                        let (v, offset) = (item.as_str().unwrap_or_default(), item.start);
                         let entry = match m.key.as_ref() {
                             "AWS" => self.aws_principal(v, offset, &sub)?,
                             "Service" => PrincipalEntry::Service(v.to_string()),
@@ -1016,7 +1099,7 @@ impl<'t> Compiler<'t> {
                 }
                 out.push(Condition {
                     op: op.clone(),
-                    key: key.to_lowercase(),
+                    key: lower_case(key),
                     key_text: key.to_string(),
                     values,
                     raw,
@@ -1065,6 +1148,46 @@ impl<'t> Compiler<'t> {
     }
 }
 
+/// The first statement whose Sid an earlier statement already has: (its index, the earlier
+/// index, the Sid).
+fn duplicate_sid(statements: &[Statement]) -> Option<(usize, usize, &str)> {
+    if statements.len() <= 64 {
+        // Small policies: a quadratic scan allocates nothing and beats hashing.
+        for (i, s) in statements.iter().enumerate() {
+            let Some(sid) = s.sid.as_deref() else { continue };
+            if let Some(first) = statements
+                .get(..i)
+                .unwrap_or_default()
+                .iter()
+                .rposition(|t| t.sid.as_deref() == Some(sid))
+            {
+                return Some((i, first, sid));
+            }
+        }
+        return None;
+    }
+    let mut sids: HashMap<&str, usize> = HashMap::with_capacity(statements.len());
+    for (i, s) in statements.iter().enumerate() {
+        if let Some(sid) = s.sid.as_deref()
+            && let Some(first) = sids.insert(sid, i)
+        {
+            return Some((i, first, sid));
+        }
+    }
+    None
+}
+
+/// `s` in lower case; a plain copy when it already is (the common case).
+pub(crate) fn lower_case(s: &str) -> String {
+    if !s.is_ascii() {
+        s.to_lowercase()
+    } else if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        s.to_ascii_lowercase()
+    } else {
+        s.to_owned()
+    }
+}
+
 fn article(kind: PolicyKind) -> &'static str {
     match kind {
         PolicyKind::Identity => "an identity-based",
@@ -1085,56 +1208,76 @@ fn unknown_element(name: &str, known: &[&str]) -> String {
 }
 
 fn build_index(statements: &[Statement]) -> ActionIndex {
-    let mut index = ActionIndex::default();
+    let mut always = Vec::new();
+    let mut exact: Vec<(&str, u32)> = Vec::new();
+    let mut service: Vec<(Cow<'_, str>, u32)> = Vec::new();
     for (i, s) in statements.iter().enumerate() {
         let i = u32::try_from(i).unwrap_or(u32::MAX);
         let patterns = match &s.action {
             ActionRule::NotAction(_) => {
-                index.always.push(i);
+                always.push(i);
                 continue;
             }
             ActionRule::Action(p) => p,
         };
+        // This statement's entries are the tails of `exact` and `service` from here.
+        let (exact_start, service_start) = (exact.len(), service.len());
         // Any pattern whose service part is not literal makes the statement "always".
-        let mut services_with_wildcards: Vec<String> = Vec::new();
-        let mut literal: Vec<&str> = Vec::new();
-        let mut always = false;
+        let mut is_always = false;
         for p in patterns {
-            match p {
-                Pattern::Exact(a) => literal.push(a.as_str()),
-                Pattern::Prefix(prefix) => match prefix.split_once(':') {
-                    Some((svc, _)) => services_with_wildcards.push(svc.to_string()),
-                    None => always = true,
-                },
-                _ => {
-                    // Wildcards: find the literal service part, if any.
-                    match service_of(p) {
-                        Some(svc) => services_with_wildcards.push(svc),
-                        None => always = true,
+            let svc = match p {
+                Pattern::Exact(a) => {
+                    exact.push((a.as_str(), i));
+                    continue;
+                }
+                Pattern::Prefix(prefix) => prefix.split_once(':').map(|(svc, _)| Cow::Borrowed(svc)),
+                // Wildcards: find the literal service part, if any.
+                _ => service_of(p).map(Cow::Owned),
+            };
+            match svc {
+                Some(svc) => {
+                    if !service
+                        .get(service_start..)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|(w, _)| *w == svc)
+                    {
+                        service.push((svc, i));
                     }
                 }
+                None => is_always = true,
             }
         }
-        if always {
-            index.always.push(i);
+        if is_always {
+            exact.truncate(exact_start);
+            service.truncate(service_start);
+            always.push(i);
             continue;
         }
-        services_with_wildcards.sort();
-        services_with_wildcards.dedup();
-        for svc in &services_with_wildcards {
-            index.service.entry(svc.clone()).or_default().push(i);
-        }
-        let mut seen: Vec<&str> = Vec::new();
-        for a in literal {
+        // Keep each literal action once, and only when no wildcard of its service covers it.
+        let services = service.get(service_start..).unwrap_or_default();
+        let mut kept = exact_start;
+        for j in exact_start..exact.len() {
+            let Some(&(a, _)) = exact.get(j) else { break };
             let svc = a.split_once(':').map_or(a, |(s, _)| s);
-            if services_with_wildcards.iter().any(|w| w == svc) || seen.contains(&a) {
+            let seen = exact
+                .get(exact_start..kept)
+                .unwrap_or_default()
+                .iter()
+                .any(|(b, _)| *b == a);
+            if seen || services.iter().any(|(w, _)| w == svc) {
                 continue;
             }
-            seen.push(a);
-            index.exact.entry(a.to_string()).or_default().push(i);
+            exact.swap(kept, j);
+            kept += 1;
         }
+        exact.truncate(kept);
     }
-    index
+    ActionIndex {
+        exact: KeyedIds::build(exact),
+        service: KeyedIds::build(service),
+        always,
+    }
 }
 
 /// The literal service prefix of a wildcard action pattern (`s3` for `s3:Get*`).
