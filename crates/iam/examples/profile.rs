@@ -41,6 +41,20 @@ fn corpus(authorizer: &Authorizer) -> Vec<Scenario> {
     out
 }
 
+/// The number of decisions `Scenario::decide` makes (as in `benches/authorize.rs`).
+fn decisions_made(s: &Scenario, authorizer: &Authorizer) -> usize {
+    let outcome = s.run(authorizer);
+    if !outcome.request.evaluation.decision.is_allowed() {
+        return 1;
+    }
+    let hops = outcome
+        .hops
+        .iter()
+        .position(|h| !h.decision().is_allowed())
+        .map_or(outcome.hops.len(), |i| i + 1);
+    1 + hops
+}
+
 fn scaling_policy(n: usize) -> Policy {
     let mut statements: Vec<String> = (0..n)
         .map(|k| {
@@ -74,6 +88,8 @@ fn main() {
         "decide" => {
             let authorizer = Authorizer::new();
             let scenarios = corpus(&authorizer);
+            let decisions: usize = scenarios.iter().map(|s| decisions_made(s, &authorizer)).sum();
+            eprintln!("{} scenarios, {decisions} decisions per pass", scenarios.len());
             for _ in 0..n {
                 for s in &scenarios {
                     black_box(s.decide(black_box(&authorizer)));

@@ -383,6 +383,10 @@ impl Condition {
                     return false;
                 };
                 patterns.iter().any(|p| {
+                    if let Pattern::Exact(s) = p {
+                        // No wildcard: the six parts are equal (no atoms to build).
+                        return pattern::split_arn(s).is_some_and(|parts| parts == request_parts);
+                    }
                     let Some(atoms) = p.atoms(resolver) else {
                         return false;
                     };

@@ -127,7 +127,14 @@ fn resolve_var<'a>(var: &'a Var, resolver: &'a dyn Resolver) -> Option<&'a str> 
 }
 
 fn flatten_static(pieces: &[Piece]) -> Vec<Atom> {
-    let mut atoms = Vec::new();
+    let len = pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Lit(s) => s.len(),
+            _ => 1,
+        })
+        .sum();
+    let mut atoms = Vec::with_capacity(len);
     for piece in pieces {
         match piece {
             Piece::Lit(s) => atoms.extend(s.chars().map(Atom::Ch)),
@@ -210,11 +217,20 @@ fn glob_greedy(atoms: &[Atom], text: &str) -> bool {
 
 /// Wildcard matching by NFA simulation, used when some wildcards may not cross `:`.
 fn glob_nfa(atoms: &[Atom], text: &str) -> bool {
+    // Two state sets; on the stack for patterns of up to 127 atoms (no allocation).
+    const STACK: usize = 128;
     let n = atoms.len();
-    let mut cur = vec![false; n + 1];
-    let mut next = vec![false; n + 1];
+    let (mut heap_a, mut heap_b) = (Vec::new(), Vec::new());
+    let (mut stack_a, mut stack_b) = ([false; STACK], [false; STACK]);
+    let (mut cur, mut next): (&mut [bool], &mut [bool]) = if n < STACK {
+        (&mut stack_a[..=n], &mut stack_b[..=n])
+    } else {
+        heap_a.resize(n + 1, false);
+        heap_b.resize(n + 1, false);
+        (&mut heap_a[..], &mut heap_b[..])
+    };
     cur[0] = true;
-    close(atoms, &mut cur);
+    close(atoms, cur);
     for c in text.chars() {
         next.iter_mut().for_each(|b| *b = false);
         let mut any = false;
@@ -246,7 +262,7 @@ fn glob_nfa(atoms: &[Atom], text: &str) -> bool {
         if !any {
             return false;
         }
-        close(atoms, &mut next);
+        close(atoms, next);
         std::mem::swap(&mut cur, &mut next);
     }
     cur[n]
@@ -293,16 +309,25 @@ pub(crate) fn split_arn_atoms(atoms: &[Atom]) -> Option<[&[Atom]; 6]> {
 
 /// Splits an ARN string at its first five `:` into six components.
 pub(crate) fn split_arn(text: &str) -> Option<[&str; 6]> {
-    let mut it = text.splitn(6, ':');
-    let parts = [
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-    ];
-    Some(parts)
+    // Tight byte scans for the five colons (`:` is ASCII, so every cut is on a character
+    // boundary).
+    let b = text.as_bytes();
+    let mut cuts = [0usize; 5];
+    let mut from = 0usize;
+    for cut in &mut cuts {
+        let at = from + b.get(from..)?.iter().position(|&c| c == b':')?;
+        *cut = at;
+        from = at + 1;
+    }
+    let [c0, c1, c2, c3, c4] = cuts;
+    Some([
+        text.get(..c0)?,
+        text.get(c0 + 1..c1)?,
+        text.get(c1 + 1..c2)?,
+        text.get(c2 + 1..c3)?,
+        text.get(c3 + 1..c4)?,
+        text.get(c4 + 1..)?,
+    ])
 }
 
 /// Parses and compiles a pattern (see [`parse_pieces`]); a literal becomes
@@ -346,7 +371,7 @@ pub(crate) fn parse_pieces(
         }
         return Ok(pieces);
     }
-    let mut pieces: Vec<Piece> = Vec::new();
+    let mut pieces: Vec<Piece> = Vec::with_capacity(4);
     let mut lit = String::new();
     let mut i = 0usize;
     while let Some(&b) = bytes.get(i) {
@@ -388,6 +413,10 @@ pub(crate) fn parse_pieces(
         i += 1;
         while bytes.get(i).is_some_and(|&c| !special(c)) {
             i += 1;
+        }
+        if lit.capacity() == 0 {
+            // One allocation for this literal (and any escapes that follow it).
+            lit.reserve(text.len() - run_start);
         }
         lit.push_str(text.get(run_start..i).unwrap_or_default());
     }
@@ -448,6 +477,36 @@ fn restrict_arn_wildcards(pieces: &mut [Piece]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_arn_matches_splitn() {
+        for text in [
+            "",
+            ":",
+            "arn",
+            "arn:aws",
+            "a:b:c:d:e",
+            "a:b:c:d:e:",
+            "arn:aws:s3:::b/k",
+            "a:b:c:d:e:f:g:h",
+            "arn:aws:iam::111122223333:role/x:y",
+            "é:ü::::ß",
+            ":::::",
+        ] {
+            let mut it = text.splitn(6, ':');
+            let naive = (|| {
+                Some([
+                    it.next()?,
+                    it.next()?,
+                    it.next()?,
+                    it.next()?,
+                    it.next()?,
+                    it.next()?,
+                ])
+            })();
+            assert_eq!(split_arn(text), naive, "{text}");
+        }
+    }
 
     struct Ctx(Vec<(&'static str, &'static str)>);
     impl Resolver for Ctx {

@@ -214,69 +214,115 @@ pub(crate) struct ActionIndex {
     always: Vec<u32>,
 }
 
-/// A map from strings to lists of statement indexes in three allocations: the keys
-/// concatenated, their byte ranges sorted by key, and the statement indexes in the same order
-/// (so the statements of one key form a slice). Looked up by binary search.
+/// A map from strings to lists of statement indexes in four allocations: the distinct keys
+/// concatenated, one entry per distinct key (its byte range and its range of statements), the
+/// statement indexes grouped by key, and an open-addressing hash table of entry numbers.
+/// A lookup hashes the key once and compares it with the few entries on its probe sequence,
+/// whatever the number of statements.
+///
+/// The hash is fixed (not keyed): crafted keys that collide can only make lookups in their own
+/// policy degrade towards a scan of that policy's actions, which is bounded by the policy's size.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct KeyedIds {
     text: String,
-    /// Byte range in `text` of the key of `ids[i]`; sorted by key, then by statement.
-    keys: Vec<(u32, u32)>,
+    /// Per distinct key: `[text start, text end, ids start, ids end]`.
+    entries: Vec<[u32; 4]>,
     ids: Vec<u32>,
+    /// `0` for an empty slot, otherwise an entry number plus one. Empty or a power of two long,
+    /// and at most half full.
+    slots: Vec<u32>,
+}
+
+/// A fast, fixed hash of a short string (8 bytes per step).
+fn key_hash(key: &str) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = key.len() as u64;
+    let mut chunks = key.as_bytes().chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w.get_mut(..rest.len()).unwrap_or_default().copy_from_slice(rest);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    h ^ (h >> 31)
 }
 
 impl KeyedIds {
     /// Builds the map from (key, statement) pairs listed in statement order.
     fn build<K: AsRef<str>>(mut pairs: Vec<(K, u32)>) -> KeyedIds {
-        // Stable: the statements of one key stay in order.
-        pairs.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+        if pairs.is_empty() {
+            return KeyedIds::default();
+        }
+        // A statement lists a key at most once, so (key, statement) pairs are distinct and an
+        // unstable sort (no scratch allocation) keeps the statements of a key in order.
+        pairs.sort_unstable_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()).then(a.1.cmp(&b.1)));
         let mut out = KeyedIds {
             text: String::with_capacity(pairs.iter().map(|(k, _)| k.as_ref().len()).sum()),
-            keys: Vec::with_capacity(pairs.len()),
+            entries: Vec::with_capacity(pairs.len()),
             ids: Vec::with_capacity(pairs.len()),
+            slots: Vec::new(),
         };
-        let mut last: Option<(&str, (u32, u32))> = None;
+        let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let mut last: Option<&str> = None;
         for (key, id) in &pairs {
             let key = key.as_ref();
-            let range = match last {
-                Some((k, range)) if k == key => range,
-                _ => {
-                    let start = u32::try_from(out.text.len()).unwrap_or(u32::MAX);
-                    out.text.push_str(key);
-                    let range = (start, u32::try_from(out.text.len()).unwrap_or(u32::MAX));
-                    last = Some((key, range));
-                    range
-                }
-            };
-            out.keys.push(range);
+            if last != Some(key) {
+                let start = to_u32(out.text.len());
+                out.text.push_str(key);
+                let at = to_u32(out.ids.len());
+                out.entries.push([start, to_u32(out.text.len()), at, at]);
+                last = Some(key);
+            }
             out.ids.push(*id);
+            if let Some(entry) = out.entries.last_mut() {
+                entry[3] = to_u32(out.ids.len());
+            }
+        }
+        let size = (out.entries.len() * 2).next_power_of_two();
+        out.slots = vec![0; size];
+        let mask = size - 1;
+        for n in 0..out.entries.len() {
+            let mut slot = key_hash(out.key(n)) as usize & mask;
+            while out.slots.get(slot).is_some_and(|&s| s != 0) {
+                slot = (slot + 1) & mask;
+            }
+            if let Some(s) = out.slots.get_mut(slot) {
+                *s = to_u32(n + 1);
+            }
         }
         out
     }
 
-    fn key(&self, i: usize) -> &str {
-        let (start, end) = self.keys.get(i).copied().unwrap_or_default();
+    fn key(&self, n: usize) -> &str {
+        let [start, end, ..] = self.entries.get(n).copied().unwrap_or_default();
         self.text.get(start as usize..end as usize).unwrap_or_default()
     }
 
     /// The statements listed under `key`.
     fn get(&self, key: &str) -> &[u32] {
-        let n = self.keys.len();
-        // Lower bound by hand (partition_point needs a slice of keys).
-        let (mut lo, mut hi) = (0usize, n);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.key(mid) < key {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+        if self.slots.is_empty() {
+            return &[];
+        }
+        let mask = self.slots.len() - 1;
+        let mut slot = key_hash(key) as usize & mask;
+        // The table is at most half full, so the probe ends at an empty slot.
+        while let Some(&s) = self.slots.get(slot) {
+            if s == 0 {
+                break;
             }
+            let n = s as usize - 1;
+            if self.key(n) == key {
+                let [_, _, from, to] = self.entries.get(n).copied().unwrap_or_default();
+                return self.ids.get(from as usize..to as usize).unwrap_or_default();
+            }
+            slot = (slot + 1) & mask;
         }
-        let mut end = lo;
-        while end < n && self.key(end) == key {
-            end += 1;
-        }
-        self.ids.get(lo..end).unwrap_or_default()
+        &[]
     }
 }
 
@@ -1048,7 +1094,14 @@ impl<'t> Compiler<'t> {
                 format!("`Condition` must be an object, found {}", node.value.type_name()),
             ));
         };
-        let mut out = Vec::new();
+        let keys = ops
+            .iter()
+            .map(|m| match &m.value.value {
+                Json::Object(keys) => keys.len(),
+                _ => 0,
+            })
+            .sum();
+        let mut out = Vec::with_capacity(keys);
         for op_member in ops {
             let op_path = child(path, Seg::Key(op_member.key.as_ref()));
             let op = condition::parse_operator(&op_member.key)
@@ -1208,9 +1261,16 @@ fn unknown_element(name: &str, known: &[&str]) -> String {
 }
 
 fn build_index(statements: &[Statement]) -> ActionIndex {
+    let patterns: usize = statements
+        .iter()
+        .map(|s| match &s.action {
+            ActionRule::Action(p) => p.len(),
+            ActionRule::NotAction(_) => 0,
+        })
+        .sum();
     let mut always = Vec::new();
-    let mut exact: Vec<(&str, u32)> = Vec::new();
-    let mut service: Vec<(Cow<'_, str>, u32)> = Vec::new();
+    let mut exact: Vec<(&str, u32)> = Vec::with_capacity(patterns);
+    let mut service: Vec<(Cow<'_, str>, u32)> = Vec::with_capacity(patterns);
     for (i, s) in statements.iter().enumerate() {
         let i = u32::try_from(i).unwrap_or(u32::MAX);
         let patterns = match &s.action {
