@@ -101,8 +101,8 @@ pub(crate) fn parse(text: &str) -> Result<Node<'_>, JsonError> {
         bytes: text.as_bytes(),
         pos: 0,
         depth: 0,
-        items: Vec::with_capacity(32),
-        members: Vec::with_capacity(32),
+        items: Vec::with_capacity(16),
+        members: Vec::with_capacity(8),
     };
     if p.bytes.starts_with(b"\xEF\xBB\xBF") {
         p.pos = 3;

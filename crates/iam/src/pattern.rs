@@ -342,7 +342,48 @@ pub(crate) fn compile(
     if !text.bytes().any(special) {
         return Ok(Pattern::Exact(text.to_string()));
     }
+    if wildcards && !(variables && text.contains('$')) {
+        // Wildcards and no variable: straight to the matcher, no pieces in between.
+        return Ok(compile_static(text, arn_segments && text.starts_with("arn:")));
+    }
     parse_pieces(text, variables, wildcards, arn_segments).map(Pattern::from_pieces)
+}
+
+/// Compiles a pattern whose only special characters are `*` and `?`, exactly as
+/// `Pattern::from_pieces(parse_pieces(text, false, true, arn))` would.
+fn compile_static(text: &str, arn: bool) -> Pattern {
+    let b = text.as_bytes();
+    let wildcards = b.iter().filter(|&&c| c == b'*' || c == b'?').count();
+    if wildcards == 1 && b.last() == Some(&b'*') {
+        // A star that ends the text is free (it ends its ARN segment).
+        let lit = text.get(..text.len() - 1).unwrap_or_default();
+        return if lit.is_empty() {
+            Pattern::Any
+        } else {
+            Pattern::Prefix(lit.to_string())
+        };
+    }
+    // Inside the first five ARN segments a wildcard may not cross `:`, unless a star ends
+    // its segment (the rule of `restrict_arn_wildcards`).
+    let mut atoms = Vec::with_capacity(text.len());
+    let mut colons = 0usize;
+    for (i, c) in text.char_indices() {
+        atoms.push(match c {
+            '*' => Atom::Star {
+                free: !arn || colons >= 5 || matches!(b.get(i + 1), None | Some(b':')),
+            },
+            '?' => Atom::One {
+                free: !arn || colons >= 5,
+            },
+            c => {
+                if c == ':' {
+                    colons += 1;
+                }
+                Atom::Ch(c)
+            }
+        });
+    }
+    Pattern::Atoms(atoms)
 }
 
 /// Parses a pattern string into pieces.
@@ -466,7 +507,7 @@ fn restrict_arn_wildcards(pieces: &mut [Piece]) {
             Some(_) => false,
         };
         match pieces.get_mut(idx) {
-            Some(Piece::Lit(s)) => colons += s.matches(':').count(),
+            Some(Piece::Lit(s)) => colons += s.bytes().filter(|&b| b == b':').count(),
             Some(Piece::Star { free }) => *free = colons >= 5 || next_is_colon_or_end,
             Some(Piece::One { free }) => *free = colons >= 5,
             _ => {}
@@ -477,6 +518,38 @@ fn restrict_arn_wildcards(pieces: &mut [Piece]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compile_matches_pieces() {
+        let parts = [
+            "arn:", "aws", ":", "*", "?", "s3", "::", "b/", "x:y", "é", ":*", "*:", "**", "?*",
+        ];
+        // Every string of up to four parts.
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let mut next = Vec::new();
+            for t in &texts {
+                for p in parts {
+                    next.push(format!("{t}{p}"));
+                }
+            }
+            texts.extend(next);
+        }
+        texts.sort();
+        texts.dedup();
+        for t in &texts {
+            for arn in [false, true] {
+                let want = Pattern::from_pieces(parse_pieces(t, false, true, arn).unwrap());
+                assert_eq!(compile(t, false, true, arn).unwrap(), want, "{t} arn={arn}");
+                let want = Pattern::from_pieces(parse_pieces(t, true, true, arn).unwrap());
+                assert_eq!(
+                    compile(t, true, true, arn).unwrap(),
+                    want,
+                    "{t} arn={arn} (variables)"
+                );
+            }
+        }
+    }
 
     #[test]
     fn split_arn_matches_splitn() {

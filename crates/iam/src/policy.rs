@@ -968,9 +968,7 @@ impl<'t> Compiler<'t> {
                 out.push(Pattern::Exact(lower));
                 continue;
             }
-            let pieces =
-                pattern::parse_pieces(&lower, false, true, false).map_err(|e| self.error(offset, path, e))?;
-            out.push(Pattern::from_pieces(pieces));
+            out.push(pattern::compile(&lower, false, true, false).map_err(|e| self.error(offset, path, e))?);
         }
         Ok(out)
     }
