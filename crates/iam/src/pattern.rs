@@ -179,8 +179,13 @@ fn glob_greedy(atoms: &[Atom], text: &str) -> bool {
     let mut s = 0usize;
     // (atom index after the last star, text offset the star has consumed up to)
     let mut star: Option<(usize, usize)> = None;
-    while s < bytes.len() {
-        let (c, len) = char_at(text, s);
+    while let Some(&byte) = bytes.get(s) {
+        // ASCII (the common case) needs no decoding.
+        let (c, len) = if byte.is_ascii() {
+            (char::from(byte), 1)
+        } else {
+            char_at(text, s)
+        };
         match atoms.get(p) {
             Some(Atom::Ch(pc)) if *pc == c => {
                 p += 1;
@@ -201,7 +206,10 @@ fn glob_greedy(atoms: &[Atom], text: &str) -> bool {
         }
         match star {
             Some((after, consumed)) => {
-                let (_, len) = char_at(text, consumed);
+                let len = match bytes.get(consumed) {
+                    Some(b) if b.is_ascii() => 1,
+                    _ => char_at(text, consumed).1,
+                };
                 let next = consumed + len;
                 star = Some((after, next));
                 p = after;

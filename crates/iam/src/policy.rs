@@ -329,7 +329,10 @@ impl KeyedIds {
 impl ActionIndex {
     /// The statements that can match `action_lower`, each at most once.
     pub(crate) fn candidates<'a>(&'a self, action_lower: &str) -> [&'a [u32]; 3] {
-        let service = action_lower.split_once(':').map_or(action_lower, |(s, _)| s);
+        let service = match action_lower.bytes().position(|b| b == b':') {
+            Some(colon) => action_lower.get(..colon).unwrap_or(action_lower),
+            None => action_lower,
+        };
         [
             self.always.as_slice(),
             self.service.get(service),
