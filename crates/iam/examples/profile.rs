@@ -6,6 +6,7 @@
 //! valgrind --tool=callgrind target/release/examples/profile compile 100
 //! valgrind --tool=callgrind target/release/examples/profile decide 10
 //! valgrind --tool=callgrind target/release/examples/profile scaling 1000
+//! valgrind --tool=callgrind target/release/examples/profile large 1000
 //! ```
 
 use std::hint::black_box;
@@ -13,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use porteiro_iam::scenario::{self, Scenario};
 use porteiro_iam::{Authorizer, Context, Decision, Layers, Policy, PolicyKind, Principal, Request};
+
+const ACCOUNT: &str = "111122223333";
 
 fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -53,6 +56,118 @@ fn decisions_made(s: &Scenario, authorizer: &Authorizer) -> usize {
         .position(|h| !h.decision().is_allowed())
         .map_or(outcome.hops.len(), |i| i + 1);
     1 + hops
+}
+
+const SERVICES: [(&str, &str); 4] = [
+    ("ec2", "arn:aws:ec2:us-east-1:111122223333:instance/i-{n}"),
+    ("dynamodb", "arn:aws:dynamodb:us-east-1:111122223333:table/t-{n}"),
+    ("sqs", "arn:aws:sqs:us-east-1:111122223333:queue-{n}"),
+    ("lambda", "arn:aws:lambda:us-east-1:111122223333:function:f-{n}"),
+];
+
+/// Statement `j` of identity policy `i`: a mix of S3 statements that are looked at for an
+/// S3 request but fail on their resource or on a condition, and statements of other
+/// services. Policy 9 statement 48 is the one that allows the benchmark request.
+fn large_statement(i: usize, j: usize) -> String {
+    let n = i * 50 + j;
+    let conditions = format!(
+        r#"{{"StringEquals": {{"aws:PrincipalTag/team": "team-{t}", "aws:ResourceTag/project": "p-{n}"}},
+             "IpAddress": {{"aws:SourceIp": ["203.0.113.0/24", "198.51.100.{o}/32"]}},
+             "DateLessThan": {{"aws:CurrentTime": "2031-0{m}-01T00:00:00Z"}},
+             "Bool": {{"aws:SecureTransport": "true"}}}}"#,
+        t = n % 7,
+        o = n % 250,
+        m = 1 + n % 9
+    );
+    if i == 9 && j == 48 {
+        return r#"{"Sid": "TheOne", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": "arn:aws:s3:::shared-data/reports/*",
+            "Condition": {"StringEquals": {"aws:PrincipalTag/team": "analytics", "aws:ResourceTag/project": "reports"},
+                          "IpAddress": {"aws:SourceIp": "203.0.113.0/24"},
+                          "DateLessThan": {"aws:CurrentTime": "2031-01-01T00:00:00Z"},
+                          "Bool": {"aws:SecureTransport": "true"}}}"#
+            .to_string();
+    }
+    match j % 4 {
+        // S3, wrong bucket.
+        0 => format!(
+            r#"{{"Sid": "S{n}", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:List*"],
+                "Resource": ["arn:aws:s3:::bucket-{n}", "arn:aws:s3:::bucket-{n}/*"], "Condition": {conditions}}}"#
+        ),
+        // S3, right bucket, a condition that fails (another team).
+        1 => format!(
+            r#"{{"Sid": "S{n}", "Effect": "Allow", "Action": "s3:Get*",
+                "Resource": "arn:aws:s3:::shared-data/*", "Condition": {conditions}}}"#
+        ),
+        // A Deny that does not apply (another bucket).
+        2 => format!(
+            r#"{{"Sid": "S{n}", "Effect": "Deny", "Action": "s3:*",
+                "Resource": "arn:aws:s3:::restricted-{n}/*", "Condition": {{"Bool": {{"aws:MultiFactorAuthPresent": "false"}}}}}}"#
+        ),
+        // Another service.
+        _ => {
+            let (svc, arn) = SERVICES[n % SERVICES.len()];
+            let arn = arn.replace("{n}", &n.to_string());
+            format!(
+                r#"{{"Sid": "S{n}", "Effect": "Allow", "Action": ["{svc}:Describe*", "{svc}:Get*", "{svc}:List*"],
+                    "Resource": "{arn}", "Condition": {conditions}}}"#
+            )
+        }
+    }
+}
+
+fn large_identity() -> Vec<Policy> {
+    (0..10)
+        .map(|i| {
+            let statements: Vec<String> = (0..50).map(|j| large_statement(i, j)).collect();
+            let text = format!(
+                r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#,
+                statements.join(",\n")
+            );
+            Policy::parse(&text, PolicyKind::Identity).expect("large identity policy parses")
+        })
+        .collect()
+}
+
+const BOUNDARY: &str = r#"{"Version": "2012-10-17", "Statement": [
+    {"Sid": "Services", "Effect": "Allow", "Action": ["s3:*", "ec2:*", "dynamodb:*", "sqs:*", "lambda:*"], "Resource": "*"},
+    {"Sid": "NoIam", "Effect": "Deny", "Action": ["iam:*", "organizations:*", "account:*"], "Resource": "*"},
+    {"Sid": "NoBoundaryEdits", "Effect": "Deny", "Action": ["s3:PutBucketPolicy", "s3:DeleteBucketPolicy"], "Resource": "*"},
+    {"Sid": "Regions", "Effect": "Deny", "NotAction": ["s3:*", "iam:*", "sts:*"], "Resource": "*",
+     "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]}}}
+]}"#;
+
+const BUCKET_POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [
+    {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+     "Resource": ["arn:aws:s3:::shared-data", "arn:aws:s3:::shared-data/*"],
+     "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+    {"Sid": "OrgOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+     "Resource": "arn:aws:s3:::shared-data/*",
+     "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-abc123"}}},
+    {"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:role/partner"},
+     "Action": ["s3:GetObject", "s3:ListBucket"],
+     "Resource": ["arn:aws:s3:::shared-data", "arn:aws:s3:::shared-data/partner/*"]}
+]}"#;
+
+fn large_request(source_ip: &str) -> Request {
+    let mut ctx = Context::new();
+    ctx.insert("aws:PrincipalTag/team", "analytics");
+    ctx.insert("aws:ResourceTag/project", "reports");
+    ctx.insert("aws:SourceIp", source_ip);
+    ctx.insert("aws:CurrentTime", "2026-05-01T12:00:00Z");
+    ctx.insert("aws:SecureTransport", true);
+    ctx.insert("aws:MultiFactorAuthPresent", true);
+    ctx.insert("aws:PrincipalOrgID", "o-abc123");
+    ctx.insert("aws:RequestedRegion", "us-east-1");
+    let principal =
+        Principal::parse("arn:aws:sts::111122223333:assumed-role/analyst/alice").expect("principal");
+    Request::new(
+        principal,
+        "s3:GetObject",
+        "arn:aws:s3:::shared-data/reports/2026/q1.csv",
+        Some(ACCOUNT),
+        ctx,
+    )
 }
 
 fn scaling_policy(n: usize) -> Policy {
@@ -118,7 +233,27 @@ fn main() {
                 );
             }
         }
-        other => panic!("unknown mode {other}: compile, decide or scaling"),
+        "large" => {
+            // `large_principal/denied` of the benchmarks: every S3 statement is looked at.
+            let authorizer = Authorizer::new();
+            let identity = large_identity();
+            let boundary = Policy::parse(BOUNDARY, PolicyKind::PermissionsBoundary).expect("boundary");
+            let bucket = Policy::parse(BUCKET_POLICY, PolicyKind::Resource).expect("bucket policy");
+            let layers = Layers {
+                identity: &identity,
+                resource: Some(&bucket),
+                permissions_boundary: Some(&boundary),
+                ..Layers::default()
+            };
+            let denied = large_request("192.0.2.1");
+            for _ in 0..n {
+                assert_eq!(
+                    authorizer.authorize(black_box(&denied), black_box(&layers)),
+                    Decision::ImplicitDeny
+                );
+            }
+        }
+        other => panic!("unknown mode {other}: compile, decide, scaling or large"),
     }
 }
 
