@@ -665,12 +665,28 @@ fn eval_layer<T: Tracer>(
 }
 
 fn is_kms_key(resource: &str) -> bool {
-    crate::pattern::split_arn(resource).is_some_and(|p| p[2] == "kms" && p[5].starts_with("key/"))
+    arn_service_is(resource, "kms")
+        && crate::pattern::split_arn(resource).is_some_and(|p| p[2] == "kms" && p[5].starts_with("key/"))
+}
+
+/// Whether `resource` looks like `arn:PARTITION:SERVICE:...`: a cheap test that spares most
+/// requests a full ARN split.
+fn arn_service_is(resource: &str, service: &str) -> bool {
+    let Some(rest) = resource.strip_prefix("arn:") else {
+        return false;
+    };
+    let Some(colon) = rest.bytes().position(|b| b == b':') else {
+        return false;
+    };
+    rest.get(colon + 1..)
+        .and_then(|r| r.strip_prefix(service))
+        .is_some_and(|r| r.starts_with(':'))
 }
 
 /// `sts:` actions on a role are authorized by its trust policy, which must name the caller.
 fn is_role_trust(req: &Request) -> bool {
     req.action_lower.starts_with("sts:")
+        && arn_service_is(&req.resource, "iam")
         && crate::pattern::split_arn(&req.resource)
             .is_some_and(|p| p[2] == "iam" && p[5].starts_with("role/"))
 }

@@ -124,17 +124,25 @@ pub(crate) struct Operator {
 
 /// Why an operator name was refused.
 pub(crate) fn parse_operator(text: &str) -> Result<Operator, String> {
-    let lower = text.to_ascii_lowercase();
-    let (set, rest) = if let Some(r) = lower.strip_prefix("foranyvalue:") {
-        (SetOp::ForAnyValue, r)
-    } else if let Some(r) = lower.strip_prefix("forallvalues:") {
-        (SetOp::ForAllValues, r)
-    } else {
-        (SetOp::None, lower.as_str())
+    // Case-insensitive prefix and suffix matching without lower-casing a copy.
+    let strip_prefix = |s: &'_ str, p: &str| -> Option<usize> {
+        s.as_bytes()
+            .get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes()))
+            .then_some(p.len())
     };
-    let (if_exists, name) = match rest.strip_suffix("ifexists") {
-        Some(n) => (true, n),
-        None => (false, rest),
+    let (set, rest) = if let Some(n) = strip_prefix(text, "foranyvalue:") {
+        (SetOp::ForAnyValue, text.get(n..).unwrap_or_default())
+    } else if let Some(n) = strip_prefix(text, "forallvalues:") {
+        (SetOp::ForAllValues, text.get(n..).unwrap_or_default())
+    } else {
+        (SetOp::None, text)
+    };
+    const IF_EXISTS: &str = "ifexists";
+    let suffix_at = rest.len().checked_sub(IF_EXISTS.len());
+    let (if_exists, name) = match suffix_at.and_then(|at| Some((rest.get(..at)?, rest.get(at..)?))) {
+        Some((n, suffix)) if suffix.eq_ignore_ascii_case(IF_EXISTS) => (true, n),
+        _ => (false, rest),
     };
     let base = BASES
         .iter()
@@ -220,12 +228,12 @@ pub(crate) fn compile_values(base: Base, raw: &[String], variables: bool) -> Res
         ),
         Base::StringLike | Base::StringNotLike => Values::Like(
             raw.iter()
-                .map(|v| pattern::parse_pieces(v, vars, true, false).map(Pattern::from_pieces))
+                .map(|v| pattern::compile(v, vars, true, false))
                 .collect::<Result<_, _>>()?,
         ),
         Base::ArnEquals | Base::ArnLike | Base::ArnNotEquals | Base::ArnNotLike => Values::Arn(
             raw.iter()
-                .map(|v| pattern::parse_pieces(v, vars, true, false).map(Pattern::from_pieces))
+                .map(|v| pattern::compile(v, vars, true, false))
                 .collect::<Result<_, _>>()?,
         ),
         Base::NumericEquals
@@ -375,6 +383,10 @@ impl Condition {
                     return false;
                 };
                 patterns.iter().any(|p| {
+                    if let Pattern::Exact(s) = p {
+                        // No wildcard: the six parts are equal (no atoms to build).
+                        return pattern::split_arn(s).is_some_and(|parts| parts == request_parts);
+                    }
                     let Some(atoms) = p.atoms(resolver) else {
                         return false;
                     };

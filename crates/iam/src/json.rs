@@ -10,6 +10,7 @@
 //! All offsets are byte offsets into the text given to [`parse`] (the BOM, if
 //! any, included). Use [`line_col`] to turn an offset into a human position.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
@@ -21,10 +22,11 @@ const MAX_DEPTH: usize = 128;
 /// hash set for duplicate-key detection.
 const DUP_HASH_THRESHOLD: usize = 24;
 
-/// A JSON value with the byte span it occupies in the source text.
+/// A JSON value with the byte span it occupies in the source text. Strings, keys and
+/// numbers borrow from the text (only strings with escapes own their decoded content).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Node {
-    pub(crate) value: Json,
+pub(crate) struct Node<'a> {
+    pub(crate) value: Json<'a>,
     /// Byte offset of the first byte of the value.
     pub(crate) start: usize,
     /// Byte offset just past the last byte of the value.
@@ -33,23 +35,23 @@ pub(crate) struct Node {
 
 /// A JSON value. Object members keep their source order.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Json {
+pub(crate) enum Json<'a> {
     Null,
     Bool(bool),
     /// The raw number text as written, e.g. `-1.5e3`.
-    Number(String),
-    String(String),
-    Array(Vec<Node>),
-    Object(Vec<Member>),
+    Number(&'a str),
+    String(Cow<'a, str>),
+    Array(Vec<Node<'a>>),
+    Object(Vec<Member<'a>>),
 }
 
 /// One `"key": value` member of an object.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Member {
-    pub(crate) key: String,
+pub(crate) struct Member<'a> {
+    pub(crate) key: Cow<'a, str>,
     /// Byte offset of the opening quote of the key.
     pub(crate) key_start: usize,
-    pub(crate) value: Node,
+    pub(crate) value: Node<'a>,
 }
 
 /// A parse error: where it happened (byte offset) and what went wrong.
@@ -59,7 +61,7 @@ pub(crate) struct JsonError {
     pub(crate) message: String,
 }
 
-impl Json {
+impl Json<'_> {
     /// The JSON type name of the value, for error messages.
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
@@ -73,18 +75,18 @@ impl Json {
     }
 }
 
-impl Node {
+impl<'a> Node<'a> {
     /// The string content, if this node is a JSON string.
     pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.value {
-            Json::String(s) => Some(s),
+            Json::String(s) => Some(s.as_ref()),
             _ => None,
         }
     }
 
     /// The value of the object member with exactly this key, if this node is
     /// an object that has one.
-    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Node<'a>> {
         match &self.value {
             Json::Object(members) => members.iter().find(|m| m.key == key).map(|m| &m.value),
             _ => None,
@@ -93,14 +95,14 @@ impl Node {
 }
 
 /// Parses a complete JSON document.
-pub(crate) fn parse(text: &str) -> Result<Node, JsonError> {
+pub(crate) fn parse(text: &str) -> Result<Node<'_>, JsonError> {
     let mut p = Parser {
         text,
         bytes: text.as_bytes(),
         pos: 0,
         depth: 0,
-        items: Vec::new(),
-        members: Vec::new(),
+        items: Vec::with_capacity(16),
+        members: Vec::with_capacity(8),
     };
     if p.bytes.starts_with(b"\xEF\xBB\xBF") {
         p.pos = 3;
@@ -142,9 +144,9 @@ struct Parser<'a> {
     depth: usize,
     /// Scratch stack of array elements under construction, shared by all
     /// open arrays so each finished array is allocated once at its exact size.
-    items: Vec<Node>,
+    items: Vec<Node<'a>>,
     /// Scratch stack of object members under construction, likewise.
-    members: Vec<Member>,
+    members: Vec<Member<'a>>,
 }
 
 /// Bytes that end the fast scan of a string: `"`, `\` and control characters.
@@ -186,7 +188,7 @@ fn scan_string(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     #[inline]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
@@ -370,7 +372,7 @@ impl Parser<'_> {
     // ---- values ----------------------------------------------------------
 
     /// Parses a value starting at `self.pos` (which must not be whitespace).
-    fn parse_value(&mut self) -> Result<Node, JsonError> {
+    fn parse_value(&mut self) -> Result<Node<'a>, JsonError> {
         let start = self.pos;
         let value = match self.peek() {
             Some(b'"') => Json::String(self.parse_string("a string")?),
@@ -398,7 +400,7 @@ impl Parser<'_> {
     /// Accepts a literal of `len` bytes at `self.pos`, unless it runs on into
     /// more letters or digits (`truex`).
     #[inline]
-    fn literal(&mut self, len: usize, value: Json) -> Result<Json, JsonError> {
+    fn literal(&mut self, len: usize, value: Json<'a>) -> Result<Json<'a>, JsonError> {
         let end = self.pos + len;
         if self
             .bytes
@@ -411,7 +413,7 @@ impl Parser<'_> {
         Ok(value)
     }
 
-    fn parse_number(&mut self) -> Result<Json, JsonError> {
+    fn parse_number(&mut self) -> Result<Json<'a>, JsonError> {
         let b = self.bytes;
         let start = self.pos;
         let mut i = start;
@@ -455,12 +457,12 @@ impl Parser<'_> {
             }
         }
         self.pos = i;
-        Ok(Json::Number(self.text[start..i].to_owned()))
+        Ok(Json::Number(&self.text[start..i]))
     }
 
     /// Parses a string starting at the opening quote at `self.pos`.
     /// `what` names the construct for end-of-input messages.
-    fn parse_string(&mut self, what: &str) -> Result<String, JsonError> {
+    fn parse_string(&mut self, what: &str) -> Result<Cow<'a, str>, JsonError> {
         let b = self.bytes;
         let open = self.pos;
         // Fast path: no escapes.
@@ -468,7 +470,7 @@ impl Parser<'_> {
         match b.get(i) {
             Some(b'"') => {
                 self.pos = i + 1;
-                return Ok(self.text[open + 1..i].to_owned());
+                return Ok(Cow::Borrowed(&self.text[open + 1..i]));
             }
             Some(b'\\') => {}
             Some(&c) => return Err(self.control_char(i, c)),
@@ -482,7 +484,7 @@ impl Parser<'_> {
             match b.get(i) {
                 Some(b'"') => {
                     self.pos = i + 1;
-                    return Ok(out);
+                    return Ok(Cow::Owned(out));
                 }
                 Some(b'\\') => i = self.parse_escape(i, &mut out, what)?,
                 Some(&c) => return Err(self.control_char(i, c)),
@@ -573,7 +575,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn parse_array(&mut self) -> Result<Node, JsonError> {
+    fn parse_array(&mut self) -> Result<Node<'a>, JsonError> {
         let start = self.pos;
         self.enter()?;
         self.pos += 1;
@@ -623,7 +625,7 @@ impl Parser<'_> {
         })
     }
 
-    fn parse_object(&mut self) -> Result<Node, JsonError> {
+    fn parse_object(&mut self) -> Result<Node<'a>, JsonError> {
         let start = self.pos;
         self.enter()?;
         self.pos += 1;
@@ -718,7 +720,7 @@ impl Parser<'_> {
             return true;
         }
         if existing.len() + 1 >= DUP_HASH_THRESHOLD {
-            let mut set: HashSet<String> = existing.iter().map(|m| m.key.clone()).collect();
+            let mut set: HashSet<String> = existing.iter().map(|m| m.key.to_string()).collect();
             set.insert(key.to_owned());
             *seen = Some(set);
         }
@@ -761,7 +763,7 @@ fn escape_for_message(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn ok(text: &str) -> Node {
+    fn ok(text: &str) -> Node<'_> {
         match parse(text) {
             Ok(n) => n,
             Err(e) => panic!("expected {text:?} to parse, got {e:?}"),
@@ -787,12 +789,12 @@ mod tests {
         );
     }
 
-    fn num(s: &str) -> Json {
-        Json::Number(s.to_owned())
+    fn num(s: &str) -> Json<'_> {
+        Json::Number(s)
     }
 
-    fn string(s: &str) -> Json {
-        Json::String(s.to_owned())
+    fn string(s: &str) -> Json<'_> {
+        Json::String(Cow::Borrowed(s))
     }
 
     // ---- scalars -------------------------------------------------------
@@ -1309,7 +1311,7 @@ mod tests {
             Some("array")
         );
         // Member order is preserved.
-        let keys: Vec<&str> = members.iter().map(|m| m.key.as_str()).collect();
+        let keys: Vec<&str> = members.iter().map(|m| m.key.as_ref()).collect();
         assert_eq!(keys, ["Effect", "n", "x"]);
     }
 
@@ -1644,7 +1646,7 @@ mod tests {
         let cond = cond.expect("condition");
         assert_eq!(&text[cond.start..cond.end], "\"203.0.113.0/24\"");
         // Every node's span re-parses to the same value.
-        fn check(text: &str, node: &Node) {
+        fn check(text: &str, node: &Node<'_>) {
             let sub = parse(&text[node.start..node.end]).expect("span reparses");
             assert_eq!(sub.value.type_name(), node.value.type_name());
             match &node.value {

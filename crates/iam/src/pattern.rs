@@ -127,7 +127,14 @@ fn resolve_var<'a>(var: &'a Var, resolver: &'a dyn Resolver) -> Option<&'a str> 
 }
 
 fn flatten_static(pieces: &[Piece]) -> Vec<Atom> {
-    let mut atoms = Vec::new();
+    let len = pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Lit(s) => s.len(),
+            _ => 1,
+        })
+        .sum();
+    let mut atoms = Vec::with_capacity(len);
     for piece in pieces {
         match piece {
             Piece::Lit(s) => atoms.extend(s.chars().map(Atom::Ch)),
@@ -172,8 +179,13 @@ fn glob_greedy(atoms: &[Atom], text: &str) -> bool {
     let mut s = 0usize;
     // (atom index after the last star, text offset the star has consumed up to)
     let mut star: Option<(usize, usize)> = None;
-    while s < bytes.len() {
-        let (c, len) = char_at(text, s);
+    while let Some(&byte) = bytes.get(s) {
+        // ASCII (the common case) needs no decoding.
+        let (c, len) = if byte.is_ascii() {
+            (char::from(byte), 1)
+        } else {
+            char_at(text, s)
+        };
         match atoms.get(p) {
             Some(Atom::Ch(pc)) if *pc == c => {
                 p += 1;
@@ -194,7 +206,10 @@ fn glob_greedy(atoms: &[Atom], text: &str) -> bool {
         }
         match star {
             Some((after, consumed)) => {
-                let (_, len) = char_at(text, consumed);
+                let len = match bytes.get(consumed) {
+                    Some(b) if b.is_ascii() => 1,
+                    _ => char_at(text, consumed).1,
+                };
                 let next = consumed + len;
                 star = Some((after, next));
                 p = after;
@@ -210,11 +225,20 @@ fn glob_greedy(atoms: &[Atom], text: &str) -> bool {
 
 /// Wildcard matching by NFA simulation, used when some wildcards may not cross `:`.
 fn glob_nfa(atoms: &[Atom], text: &str) -> bool {
+    // Two state sets; on the stack for patterns of up to 127 atoms (no allocation).
+    const STACK: usize = 128;
     let n = atoms.len();
-    let mut cur = vec![false; n + 1];
-    let mut next = vec![false; n + 1];
+    let (mut heap_a, mut heap_b) = (Vec::new(), Vec::new());
+    let (mut stack_a, mut stack_b) = ([false; STACK], [false; STACK]);
+    let (mut cur, mut next): (&mut [bool], &mut [bool]) = if n < STACK {
+        (&mut stack_a[..=n], &mut stack_b[..=n])
+    } else {
+        heap_a.resize(n + 1, false);
+        heap_b.resize(n + 1, false);
+        (&mut heap_a[..], &mut heap_b[..])
+    };
     cur[0] = true;
-    close(atoms, &mut cur);
+    close(atoms, cur);
     for c in text.chars() {
         next.iter_mut().for_each(|b| *b = false);
         let mut any = false;
@@ -246,7 +270,7 @@ fn glob_nfa(atoms: &[Atom], text: &str) -> bool {
         if !any {
             return false;
         }
-        close(atoms, &mut next);
+        close(atoms, next);
         std::mem::swap(&mut cur, &mut next);
     }
     cur[n]
@@ -293,16 +317,81 @@ pub(crate) fn split_arn_atoms(atoms: &[Atom]) -> Option<[&[Atom]; 6]> {
 
 /// Splits an ARN string at its first five `:` into six components.
 pub(crate) fn split_arn(text: &str) -> Option<[&str; 6]> {
-    let mut it = text.splitn(6, ':');
-    let parts = [
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-    ];
-    Some(parts)
+    // Tight byte scans for the five colons (`:` is ASCII, so every cut is on a character
+    // boundary).
+    let b = text.as_bytes();
+    let mut cuts = [0usize; 5];
+    let mut from = 0usize;
+    for cut in &mut cuts {
+        let at = from + b.get(from..)?.iter().position(|&c| c == b':')?;
+        *cut = at;
+        from = at + 1;
+    }
+    let [c0, c1, c2, c3, c4] = cuts;
+    Some([
+        text.get(..c0)?,
+        text.get(c0 + 1..c1)?,
+        text.get(c1 + 1..c2)?,
+        text.get(c2 + 1..c3)?,
+        text.get(c3 + 1..c4)?,
+        text.get(c4 + 1..)?,
+    ])
+}
+
+/// Parses and compiles a pattern (see [`parse_pieces`]); a literal becomes
+/// [`Pattern::Exact`] with a single allocation.
+pub(crate) fn compile(
+    text: &str,
+    variables: bool,
+    wildcards: bool,
+    arn_segments: bool,
+) -> Result<Pattern, String> {
+    let special = |b: u8| (wildcards && (b == b'*' || b == b'?')) || (variables && b == b'$');
+    if !text.bytes().any(special) {
+        return Ok(Pattern::Exact(text.to_string()));
+    }
+    if wildcards && !(variables && text.contains('$')) {
+        // Wildcards and no variable: straight to the matcher, no pieces in between.
+        return Ok(compile_static(text, arn_segments && text.starts_with("arn:")));
+    }
+    parse_pieces(text, variables, wildcards, arn_segments).map(Pattern::from_pieces)
+}
+
+/// Compiles a pattern whose only special characters are `*` and `?`, exactly as
+/// `Pattern::from_pieces(parse_pieces(text, false, true, arn))` would.
+fn compile_static(text: &str, arn: bool) -> Pattern {
+    let b = text.as_bytes();
+    let wildcards = b.iter().filter(|&&c| c == b'*' || c == b'?').count();
+    if wildcards == 1 && b.last() == Some(&b'*') {
+        // A star that ends the text is free (it ends its ARN segment).
+        let lit = text.get(..text.len() - 1).unwrap_or_default();
+        return if lit.is_empty() {
+            Pattern::Any
+        } else {
+            Pattern::Prefix(lit.to_string())
+        };
+    }
+    // Inside the first five ARN segments a wildcard may not cross `:`, unless a star ends
+    // its segment (the rule of `restrict_arn_wildcards`).
+    let mut atoms = Vec::with_capacity(text.len());
+    let mut colons = 0usize;
+    for (i, c) in text.char_indices() {
+        atoms.push(match c {
+            '*' => Atom::Star {
+                free: !arn || colons >= 5 || matches!(b.get(i + 1), None | Some(b':')),
+            },
+            '?' => Atom::One {
+                free: !arn || colons >= 5,
+            },
+            c => {
+                if c == ':' {
+                    colons += 1;
+                }
+                Atom::Ch(c)
+            }
+        });
+    }
+    Pattern::Atoms(atoms)
 }
 
 /// Parses a pattern string into pieces.
@@ -331,7 +420,7 @@ pub(crate) fn parse_pieces(
         }
         return Ok(pieces);
     }
-    let mut pieces: Vec<Piece> = Vec::new();
+    let mut pieces: Vec<Piece> = Vec::with_capacity(4);
     let mut lit = String::new();
     let mut i = 0usize;
     while let Some(&b) = bytes.get(i) {
@@ -373,6 +462,10 @@ pub(crate) fn parse_pieces(
         i += 1;
         while bytes.get(i).is_some_and(|&c| !special(c)) {
             i += 1;
+        }
+        if lit.capacity() == 0 {
+            // One allocation for this literal (and any escapes that follow it).
+            lit.reserve(text.len() - run_start);
         }
         lit.push_str(text.get(run_start..i).unwrap_or_default());
     }
@@ -422,7 +515,7 @@ fn restrict_arn_wildcards(pieces: &mut [Piece]) {
             Some(_) => false,
         };
         match pieces.get_mut(idx) {
-            Some(Piece::Lit(s)) => colons += s.matches(':').count(),
+            Some(Piece::Lit(s)) => colons += s.bytes().filter(|&b| b == b':').count(),
             Some(Piece::Star { free }) => *free = colons >= 5 || next_is_colon_or_end,
             Some(Piece::One { free }) => *free = colons >= 5,
             _ => {}
@@ -433,6 +526,68 @@ fn restrict_arn_wildcards(pieces: &mut [Piece]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compile_matches_pieces() {
+        let parts = [
+            "arn:", "aws", ":", "*", "?", "s3", "::", "b/", "x:y", "é", ":*", "*:", "**", "?*",
+        ];
+        // Every string of up to four parts.
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let mut next = Vec::new();
+            for t in &texts {
+                for p in parts {
+                    next.push(format!("{t}{p}"));
+                }
+            }
+            texts.extend(next);
+        }
+        texts.sort();
+        texts.dedup();
+        for t in &texts {
+            for arn in [false, true] {
+                let want = Pattern::from_pieces(parse_pieces(t, false, true, arn).unwrap());
+                assert_eq!(compile(t, false, true, arn).unwrap(), want, "{t} arn={arn}");
+                let want = Pattern::from_pieces(parse_pieces(t, true, true, arn).unwrap());
+                assert_eq!(
+                    compile(t, true, true, arn).unwrap(),
+                    want,
+                    "{t} arn={arn} (variables)"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn split_arn_matches_splitn() {
+        for text in [
+            "",
+            ":",
+            "arn",
+            "arn:aws",
+            "a:b:c:d:e",
+            "a:b:c:d:e:",
+            "arn:aws:s3:::b/k",
+            "a:b:c:d:e:f:g:h",
+            "arn:aws:iam::111122223333:role/x:y",
+            "é:ü::::ß",
+            ":::::",
+        ] {
+            let mut it = text.splitn(6, ':');
+            let naive = (|| {
+                Some([
+                    it.next()?,
+                    it.next()?,
+                    it.next()?,
+                    it.next()?,
+                    it.next()?,
+                    it.next()?,
+                ])
+            })();
+            assert_eq!(split_arn(text), naive, "{text}");
+        }
+    }
 
     struct Ctx(Vec<(&'static str, &'static str)>);
     impl Resolver for Ctx {

@@ -2,6 +2,7 @@
 //!
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html>
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -45,16 +46,21 @@ impl PolicyKind {
     /// The kind a standalone document most likely has: resource-based when a statement names
     /// a principal, identity-based otherwise.
     pub fn guess(text: &str) -> PolicyKind {
-        let names_principal = |n: &Node| n.get("Principal").is_some() || n.get("NotPrincipal").is_some();
-        let Ok(mut root) = json::parse(text) else {
+        let names_principal = |n: &Node<'_>| n.get("Principal").is_some() || n.get("NotPrincipal").is_some();
+        let Ok(outer) = json::parse(text) else {
             return PolicyKind::Identity;
         };
-        if let Json::String(inner) = &root.value {
-            match json::parse(inner) {
-                Ok(n) => root = n,
+        let inner;
+        let root = match &outer.value {
+            Json::String(s) => match json::parse(s) {
+                Ok(n) => {
+                    inner = n;
+                    &inner
+                }
                 Err(_) => return PolicyKind::Identity,
-            }
-        }
+            },
+            _ => &outer,
+        };
         let any = match root.get("Statement").map(|s| &s.value) {
             Some(Json::Array(items)) => items.iter().any(names_principal),
             Some(Json::Object(_)) => root.get("Statement").is_some_and(names_principal),
@@ -201,21 +207,136 @@ pub(crate) struct Statement {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct ActionIndex {
     /// Lower-case literal action → statements naming it (and no wildcard of that service).
-    exact: HashMap<String, Vec<u32>>,
+    exact: KeyedIds,
     /// Lower-case service prefix → statements with a wildcard action in that service.
-    service: HashMap<String, Vec<u32>>,
+    service: KeyedIds,
     /// Statements that can match any service (`*`, wildcard services, NotAction).
     always: Vec<u32>,
+}
+
+/// A map from strings to lists of statement indexes in four allocations: the distinct keys
+/// concatenated, one entry per distinct key (its byte range and its range of statements), the
+/// statement indexes grouped by key, and an open-addressing hash table of entry numbers.
+/// A lookup hashes the key once and compares it with the few entries on its probe sequence,
+/// whatever the number of statements.
+///
+/// The hash is fixed (not keyed): crafted keys that collide can only make lookups in their own
+/// policy degrade towards a scan of that policy's actions, which is bounded by the policy's size.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct KeyedIds {
+    text: String,
+    /// Per distinct key: `[text start, text end, ids start, ids end]`.
+    entries: Vec<[u32; 4]>,
+    ids: Vec<u32>,
+    /// `0` for an empty slot, otherwise an entry number plus one. Empty or a power of two long,
+    /// and at most half full.
+    slots: Vec<u32>,
+}
+
+/// A fast, fixed hash of a short string (8 bytes per step).
+fn key_hash(key: &str) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = key.len() as u64;
+    let mut chunks = key.as_bytes().chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w.get_mut(..rest.len()).unwrap_or_default().copy_from_slice(rest);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    h ^ (h >> 31)
+}
+
+impl KeyedIds {
+    /// Builds the map from (key, statement) pairs listed in statement order.
+    fn build<K: AsRef<str>>(mut pairs: Vec<(K, u32)>) -> KeyedIds {
+        if pairs.is_empty() {
+            return KeyedIds::default();
+        }
+        // A statement lists a key at most once, so (key, statement) pairs are distinct and an
+        // unstable sort (no scratch allocation) keeps the statements of a key in order.
+        pairs.sort_unstable_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()).then(a.1.cmp(&b.1)));
+        let mut out = KeyedIds {
+            text: String::with_capacity(pairs.iter().map(|(k, _)| k.as_ref().len()).sum()),
+            entries: Vec::with_capacity(pairs.len()),
+            ids: Vec::with_capacity(pairs.len()),
+            slots: Vec::new(),
+        };
+        let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let mut last: Option<&str> = None;
+        for (key, id) in &pairs {
+            let key = key.as_ref();
+            if last != Some(key) {
+                let start = to_u32(out.text.len());
+                out.text.push_str(key);
+                let at = to_u32(out.ids.len());
+                out.entries.push([start, to_u32(out.text.len()), at, at]);
+                last = Some(key);
+            }
+            out.ids.push(*id);
+            if let Some(entry) = out.entries.last_mut() {
+                entry[3] = to_u32(out.ids.len());
+            }
+        }
+        let size = (out.entries.len() * 2).next_power_of_two();
+        out.slots = vec![0; size];
+        let mask = size - 1;
+        for n in 0..out.entries.len() {
+            let mut slot = key_hash(out.key(n)) as usize & mask;
+            while out.slots.get(slot).is_some_and(|&s| s != 0) {
+                slot = (slot + 1) & mask;
+            }
+            if let Some(s) = out.slots.get_mut(slot) {
+                *s = to_u32(n + 1);
+            }
+        }
+        out
+    }
+
+    fn key(&self, n: usize) -> &str {
+        let [start, end, ..] = self.entries.get(n).copied().unwrap_or_default();
+        self.text.get(start as usize..end as usize).unwrap_or_default()
+    }
+
+    /// The statements listed under `key`.
+    fn get(&self, key: &str) -> &[u32] {
+        if self.slots.is_empty() {
+            return &[];
+        }
+        let mask = self.slots.len() - 1;
+        let mut slot = key_hash(key) as usize & mask;
+        // The table is at most half full, so the probe ends at an empty slot.
+        while let Some(&s) = self.slots.get(slot) {
+            if s == 0 {
+                break;
+            }
+            let n = s as usize - 1;
+            if self.key(n) == key {
+                let [_, _, from, to] = self.entries.get(n).copied().unwrap_or_default();
+                return self.ids.get(from as usize..to as usize).unwrap_or_default();
+            }
+            slot = (slot + 1) & mask;
+        }
+        &[]
+    }
 }
 
 impl ActionIndex {
     /// The statements that can match `action_lower`, each at most once.
     pub(crate) fn candidates<'a>(&'a self, action_lower: &str) -> [&'a [u32]; 3] {
-        let service = action_lower.split_once(':').map_or(action_lower, |(s, _)| s);
+        let service = match action_lower.bytes().position(|b| b == b':') {
+            Some(colon) => action_lower.get(..colon).unwrap_or(action_lower),
+            None => action_lower,
+        };
         [
             self.always.as_slice(),
-            self.service.get(service).map_or(&[][..], Vec::as_slice),
-            self.exact.get(action_lower).map_or(&[][..], Vec::as_slice),
+            self.service.get(service),
+            self.exact.get(action_lower),
         ]
     }
 }
@@ -249,7 +370,7 @@ impl Policy {
 
     /// Compiles a policy from a parsed JSON node of `text`; errors name paths under `base`.
     pub(crate) fn from_node(
-        node: &Node,
+        node: &Node<'_>,
         text: &str,
         base: &str,
         kind: PolicyKind,
@@ -470,7 +591,7 @@ impl<'t> Compiler<'t> {
         });
     }
 
-    fn policy(&mut self, node: &Node) -> Result<Policy, PolicyError> {
+    fn policy(&mut self, node: &Node<'_>) -> Result<Policy, PolicyError> {
         let Json::Object(members) = &node.value else {
             return Err(self.error(
                 node.start,
@@ -485,7 +606,7 @@ impl<'t> Compiler<'t> {
         let mut id = None;
         let mut statement_node = None;
         for m in members {
-            match m.key.as_str() {
+            match m.key.as_ref() {
                 "Version" => {
                     let v = m.value.as_str().ok_or_else(|| {
                         self.error(
@@ -533,7 +654,10 @@ impl<'t> Compiler<'t> {
                 "the policy has no `Statement`: add a statement or an array of statements",
             )
         })?;
-        let mut statements = Vec::new();
+        let mut statements = Vec::with_capacity(match &statement_node.value {
+            Json::Array(items) => items.len(),
+            _ => 1,
+        });
         match &statement_node.value {
             Json::Object(_) => statements.push(self.statement(statement_node, &[Seg::Key("Statement")])?),
             Json::Array(items) => {
@@ -552,19 +676,14 @@ impl<'t> Compiler<'t> {
                 ));
             }
         }
-        let mut sids: HashMap<&str, usize> = HashMap::new();
-        for (i, s) in statements.iter().enumerate() {
-            if let Some(sid) = &s.sid
-                && let Some(first) = sids.insert(sid.as_str(), i)
-            {
-                return Err(self.error(
-                    statement_node.start,
-                    &[Seg::Key("Statement"), Seg::Index(i), Seg::Key("Sid")],
-                    format!(
-                        "duplicate Sid `{sid}` (also statement {first}): every Sid in a policy must be unique"
-                    ),
-                ));
-            }
+        if let Some((i, first, sid)) = duplicate_sid(&statements) {
+            return Err(self.error(
+                statement_node.start,
+                &[Seg::Key("Statement"), Seg::Index(i), Seg::Key("Sid")],
+                format!(
+                    "duplicate Sid `{sid}` (also statement {first}): every Sid in a policy must be unique"
+                ),
+            ));
         }
         let index = build_index(&statements);
         Ok(Policy {
@@ -577,7 +696,7 @@ impl<'t> Compiler<'t> {
         })
     }
 
-    fn statement(&mut self, node: &Node, path: &Path<'_>) -> Result<Statement, PolicyError> {
+    fn statement(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Statement, PolicyError> {
         let Json::Object(members) = &node.value else {
             return Err(self.error(
                 node.start,
@@ -603,7 +722,7 @@ impl<'t> Compiler<'t> {
             "Condition",
         ];
         for m in members {
-            let key = m.key.as_str();
+            let key = m.key.as_ref();
             let sub = child(path, Seg::Key(key));
             match key {
                 "Sid" => {
@@ -762,14 +881,16 @@ impl<'t> Compiler<'t> {
         })
     }
 
-    fn strings<'n>(
+    /// The nodes of a string-or-array-of-strings element, checked to all be strings (a
+    /// string is a list of one). Allocates nothing.
+    fn strings<'n, 'a>(
         &self,
-        node: &'n Node,
+        node: &'n Node<'a>,
         path: &Path<'_>,
         what: &str,
-    ) -> Result<Vec<(&'n str, usize)>, PolicyError> {
+    ) -> Result<&'n [Node<'a>], PolicyError> {
         match &node.value {
-            Json::String(s) => Ok(vec![(s.as_str(), node.start)]),
+            Json::String(_) => Ok(std::slice::from_ref(node)),
             Json::Array(items) => {
                 if items.is_empty() {
                     return Err(self.error(
@@ -778,23 +899,22 @@ impl<'t> Compiler<'t> {
                         format!("`{what}` is an empty array: give at least one value"),
                     ));
                 }
-                items
+                if let Some((i, item)) = items
                     .iter()
                     .enumerate()
-                    .map(|(i, item)| {
-                        item.as_str().map(|s| (s, item.start)).ok_or_else(|| {
-                            let sub = child(path, Seg::Index(i));
-                            self.error(
-                                item.start,
-                                &sub,
-                                format!(
-                                    "`{what}` values must be strings, found {}",
-                                    item.value.type_name()
-                                ),
-                            )
-                        })
-                    })
-                    .collect()
+                    .find(|(_, item)| !matches!(item.value, Json::String(_)))
+                {
+                    let sub = child(path, Seg::Index(i));
+                    return Err(self.error(
+                        item.start,
+                        &sub,
+                        format!(
+                            "`{what}` values must be strings, found {}",
+                            item.value.type_name()
+                        ),
+                    ));
+                }
+                Ok(items)
             }
             other => Err(self.error(
                 node.start,
@@ -807,50 +927,64 @@ impl<'t> Compiler<'t> {
         }
     }
 
-    fn actions(&mut self, node: &Node, path: &Path<'_>) -> Result<Vec<Pattern>, PolicyError> {
+    fn actions(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<Pattern>, PolicyError> {
         let what = match path.last() {
             Some(Seg::Key(k)) => *k,
             _ => "Action",
         };
-        let mut out = Vec::new();
-        for (s, offset) in self.strings(node, path, what)? {
-            if s.contains(',') || s.chars().any(char::is_whitespace) {
+        let items = self.strings(node, path, what)?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let (s, offset) = (item.as_str().unwrap_or_default(), item.start);
+            // One pass over the bytes classifies the action.
+            let (mut odd, mut colon, mut upper, mut wild, mut ascii) = (false, false, false, false, true);
+            for b in s.bytes() {
+                match b {
+                    b',' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => odd = true,
+                    b':' => colon = true,
+                    b'A'..=b'Z' => upper = true,
+                    b'*' | b'?' => wild = true,
+                    0x80.. => ascii = false,
+                    _ => {}
+                }
+            }
+            if odd || (!ascii && s.chars().any(char::is_whitespace)) {
                 self.warn(offset, path, format!("action `{s}` contains a comma or whitespace and never matches: list actions as separate strings"));
                 // A pattern that can never match a request action.
                 out.push(Pattern::Exact("\u{0}".to_string()));
                 continue;
             }
-            if s != "*" && !s.contains(':') {
+            if !colon && s != "*" {
                 return Err(self.error(
                     offset,
                     path,
                     format!("`{s}` is not an action: write `service:Action` (such as `s3:GetObject`) or `*`"),
                 ));
             }
-            let lower = if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
-                s.to_lowercase()
-            } else {
-                s.to_string()
+            let lower = match (ascii, upper) {
+                (true, false) => s.to_owned(),
+                (true, true) => s.to_ascii_lowercase(),
+                (false, _) => s.to_lowercase(),
             };
-            if !lower.contains(['*', '?']) {
+            if !wild {
                 // A literal action (the common case): no pattern to parse.
                 out.push(Pattern::Exact(lower));
                 continue;
             }
-            let pieces =
-                pattern::parse_pieces(&lower, false, true, false).map_err(|e| self.error(offset, path, e))?;
-            out.push(Pattern::from_pieces(pieces));
+            out.push(pattern::compile(&lower, false, true, false).map_err(|e| self.error(offset, path, e))?);
         }
         Ok(out)
     }
 
-    fn resources(&mut self, node: &Node, path: &Path<'_>) -> Result<Vec<Pattern>, PolicyError> {
+    fn resources(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<Pattern>, PolicyError> {
         let what = match path.last() {
             Some(Seg::Key(k)) => *k,
             _ => "Resource",
         };
-        let mut out = Vec::new();
-        for (s, offset) in self.strings(node, path, what)? {
+        let items = self.strings(node, path, what)?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let (s, offset) = (item.as_str().unwrap_or_default(), item.start);
             if s != "*" && !s.starts_with("arn:") && !s.starts_with('*') {
                 return Err(self.error(offset, path, format!("resource `{s}` must be an ARN (`arn:partition:service:region:account:resource`) or `*`")));
             }
@@ -871,9 +1005,9 @@ impl<'t> Compiler<'t> {
                     format!("`{s}` uses a policy variable before the resource part of the ARN; AWS allows variables only after the fifth colon"),
                 );
             }
-            let pieces = pattern::parse_pieces(s, self.variables, true, true)
-                .map_err(|e| self.error(offset, path, e))?;
-            out.push(Pattern::from_pieces(pieces));
+            out.push(
+                pattern::compile(s, self.variables, true, true).map_err(|e| self.error(offset, path, e))?,
+            );
         }
         Ok(out)
     }
@@ -888,7 +1022,7 @@ impl<'t> Compiler<'t> {
         }
     }
 
-    fn principal(&mut self, node: &Node, path: &Path<'_>) -> Result<Vec<PrincipalEntry>, PolicyError> {
+    fn principal(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<PrincipalEntry>, PolicyError> {
         match &node.value {
             Json::String(s) if s == "*" => Ok(vec![PrincipalEntry::Everyone]),
             Json::String(s) => Err(self.error(
@@ -899,10 +1033,11 @@ impl<'t> Compiler<'t> {
             Json::Object(members) => {
                 let mut entries = Vec::new();
                 for m in members {
-                    let sub = child(path, Seg::Key(m.key.as_str()));
+                    let sub = child(path, Seg::Key(m.key.as_ref()));
                     let values = self.strings(&m.value, &sub, &m.key)?;
-                    for (v, offset) in values {
-                        let entry = match m.key.as_str() {
+                    for item in values {
+                        let (v, offset) = (item.as_str().unwrap_or_default(), item.start);
+                        let entry = match m.key.as_ref() {
                             "AWS" => self.aws_principal(v, offset, &sub)?,
                             "Service" => PrincipalEntry::Service(v.to_string()),
                             "Federated" => PrincipalEntry::Federated(v.to_string()),
@@ -952,7 +1087,7 @@ impl<'t> Compiler<'t> {
         }
     }
 
-    fn conditions(&mut self, node: &Node, path: &Path<'_>) -> Result<Vec<Condition>, PolicyError> {
+    fn conditions(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<Condition>, PolicyError> {
         let Json::Object(ops) = &node.value else {
             return Err(self.error(
                 node.start,
@@ -960,9 +1095,16 @@ impl<'t> Compiler<'t> {
                 format!("`Condition` must be an object, found {}", node.value.type_name()),
             ));
         };
-        let mut out = Vec::new();
+        let keys = ops
+            .iter()
+            .map(|m| match &m.value.value {
+                Json::Object(keys) => keys.len(),
+                _ => 0,
+            })
+            .sum();
+        let mut out = Vec::with_capacity(keys);
         for op_member in ops {
-            let op_path = child(path, Seg::Key(op_member.key.as_str()));
+            let op_path = child(path, Seg::Key(op_member.key.as_ref()));
             let op = condition::parse_operator(&op_member.key)
                 .map_err(|e| self.error(op_member.key_start, &op_path, e))?;
             let Json::Object(keys) = &op_member.value.value else {
@@ -977,8 +1119,8 @@ impl<'t> Compiler<'t> {
                 ));
             };
             for key_member in keys {
-                let key_path = child(&op_path, Seg::Key(key_member.key.as_str()));
-                let key = key_member.key.as_str();
+                let key_path = child(&op_path, Seg::Key(key_member.key.as_ref()));
+                let key = key_member.key.as_ref();
                 if key.len() > 4
                     && key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
                     && !is_known_global_key(key)
@@ -1011,7 +1153,7 @@ impl<'t> Compiler<'t> {
                 }
                 out.push(Condition {
                     op: op.clone(),
-                    key: key.to_lowercase(),
+                    key: lower_case(key),
                     key_text: key.to_string(),
                     values,
                     raw,
@@ -1021,11 +1163,11 @@ impl<'t> Compiler<'t> {
         Ok(out)
     }
 
-    fn condition_values(&self, node: &Node, path: &Path<'_>) -> Result<Vec<String>, PolicyError> {
-        let scalar = |n: &Node, path: &Path<'_>| -> Result<String, PolicyError> {
+    fn condition_values(&self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<String>, PolicyError> {
+        let scalar = |n: &Node<'_>, path: &Path<'_>| -> Result<String, PolicyError> {
             match &n.value {
-                Json::String(s) => Ok(s.clone()),
-                Json::Number(s) => Ok(s.clone()),
+                Json::String(s) => Ok(s.to_string()),
+                Json::Number(s) => Ok((*s).to_string()),
                 Json::Bool(b) => Ok(b.to_string()),
                 other => Err(self.error(
                     n.start,
@@ -1060,6 +1202,46 @@ impl<'t> Compiler<'t> {
     }
 }
 
+/// The first statement whose Sid an earlier statement already has: (its index, the earlier
+/// index, the Sid).
+fn duplicate_sid(statements: &[Statement]) -> Option<(usize, usize, &str)> {
+    if statements.len() <= 64 {
+        // Small policies: a quadratic scan allocates nothing and beats hashing.
+        for (i, s) in statements.iter().enumerate() {
+            let Some(sid) = s.sid.as_deref() else { continue };
+            if let Some(first) = statements
+                .get(..i)
+                .unwrap_or_default()
+                .iter()
+                .rposition(|t| t.sid.as_deref() == Some(sid))
+            {
+                return Some((i, first, sid));
+            }
+        }
+        return None;
+    }
+    let mut sids: HashMap<&str, usize> = HashMap::with_capacity(statements.len());
+    for (i, s) in statements.iter().enumerate() {
+        if let Some(sid) = s.sid.as_deref()
+            && let Some(first) = sids.insert(sid, i)
+        {
+            return Some((i, first, sid));
+        }
+    }
+    None
+}
+
+/// `s` in lower case; a plain copy when it already is (the common case).
+pub(crate) fn lower_case(s: &str) -> String {
+    if !s.is_ascii() {
+        s.to_lowercase()
+    } else if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        s.to_ascii_lowercase()
+    } else {
+        s.to_owned()
+    }
+}
+
 fn article(kind: PolicyKind) -> &'static str {
     match kind {
         PolicyKind::Identity => "an identity-based",
@@ -1080,56 +1262,83 @@ fn unknown_element(name: &str, known: &[&str]) -> String {
 }
 
 fn build_index(statements: &[Statement]) -> ActionIndex {
-    let mut index = ActionIndex::default();
+    let patterns: usize = statements
+        .iter()
+        .map(|s| match &s.action {
+            ActionRule::Action(p) => p.len(),
+            ActionRule::NotAction(_) => 0,
+        })
+        .sum();
+    let mut always = Vec::new();
+    let mut exact: Vec<(&str, u32)> = Vec::with_capacity(patterns);
+    let mut service: Vec<(Cow<'_, str>, u32)> = Vec::with_capacity(patterns);
     for (i, s) in statements.iter().enumerate() {
         let i = u32::try_from(i).unwrap_or(u32::MAX);
         let patterns = match &s.action {
             ActionRule::NotAction(_) => {
-                index.always.push(i);
+                always.push(i);
                 continue;
             }
             ActionRule::Action(p) => p,
         };
+        // This statement's entries are the tails of `exact` and `service` from here.
+        let (exact_start, service_start) = (exact.len(), service.len());
         // Any pattern whose service part is not literal makes the statement "always".
-        let mut services_with_wildcards: Vec<String> = Vec::new();
-        let mut literal: Vec<&str> = Vec::new();
-        let mut always = false;
+        let mut is_always = false;
         for p in patterns {
-            match p {
-                Pattern::Exact(a) => literal.push(a.as_str()),
-                Pattern::Prefix(prefix) => match prefix.split_once(':') {
-                    Some((svc, _)) => services_with_wildcards.push(svc.to_string()),
-                    None => always = true,
-                },
-                _ => {
-                    // Wildcards: find the literal service part, if any.
-                    match service_of(p) {
-                        Some(svc) => services_with_wildcards.push(svc),
-                        None => always = true,
+            let svc = match p {
+                Pattern::Exact(a) => {
+                    exact.push((a.as_str(), i));
+                    continue;
+                }
+                Pattern::Prefix(prefix) => prefix.split_once(':').map(|(svc, _)| Cow::Borrowed(svc)),
+                // Wildcards: find the literal service part, if any.
+                _ => service_of(p).map(Cow::Owned),
+            };
+            match svc {
+                Some(svc) => {
+                    if !service
+                        .get(service_start..)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|(w, _)| *w == svc)
+                    {
+                        service.push((svc, i));
                     }
                 }
+                None => is_always = true,
             }
         }
-        if always {
-            index.always.push(i);
+        if is_always {
+            exact.truncate(exact_start);
+            service.truncate(service_start);
+            always.push(i);
             continue;
         }
-        services_with_wildcards.sort();
-        services_with_wildcards.dedup();
-        for svc in &services_with_wildcards {
-            index.service.entry(svc.clone()).or_default().push(i);
-        }
-        let mut seen: Vec<&str> = Vec::new();
-        for a in literal {
+        // Keep each literal action once, and only when no wildcard of its service covers it.
+        let services = service.get(service_start..).unwrap_or_default();
+        let mut kept = exact_start;
+        for j in exact_start..exact.len() {
+            let Some(&(a, _)) = exact.get(j) else { break };
             let svc = a.split_once(':').map_or(a, |(s, _)| s);
-            if services_with_wildcards.iter().any(|w| w == svc) || seen.contains(&a) {
+            let seen = exact
+                .get(exact_start..kept)
+                .unwrap_or_default()
+                .iter()
+                .any(|(b, _)| *b == a);
+            if seen || services.iter().any(|(w, _)| w == svc) {
                 continue;
             }
-            seen.push(a);
-            index.exact.entry(a.to_string()).or_default().push(i);
+            exact.swap(kept, j);
+            kept += 1;
         }
+        exact.truncate(kept);
     }
-    index
+    ActionIndex {
+        exact: KeyedIds::build(exact),
+        service: KeyedIds::build(service),
+        always,
+    }
 }
 
 /// The literal service prefix of a wildcard action pattern (`s3` for `s3:Get*`).

@@ -278,16 +278,16 @@ impl Parser<'_> {
         }
     }
 
-    fn err(&self, node: &Node, path: &str, message: impl Into<String>) -> ScenarioError {
+    fn err(&self, node: &Node<'_>, path: &str, message: impl Into<String>) -> ScenarioError {
         self.err_at(node.start, path, message)
     }
 
-    fn object<'n>(
+    fn object<'n, 'a>(
         &self,
-        node: &'n Node,
+        node: &'n Node<'a>,
         path: &str,
         allowed: &[&str],
-    ) -> Result<&'n [Member], ScenarioError> {
+    ) -> Result<&'n [Member<'a>], ScenarioError> {
         let Json::Object(members) = &node.value else {
             return Err(self.err(
                 node,
@@ -296,7 +296,7 @@ impl Parser<'_> {
             ));
         };
         for m in members {
-            if !allowed.contains(&m.key.as_str()) {
+            if !allowed.contains(&m.key.as_ref()) {
                 let hint = match crate::suggest::closest(&m.key, allowed.iter().copied()) {
                     Some(s) => format!(": did you mean `{s}`?"),
                     None => format!(": expected one of {}", allowed.join(", ")),
@@ -311,7 +311,7 @@ impl Parser<'_> {
         Ok(members)
     }
 
-    fn string(&self, node: &Node, path: &str) -> Result<String, ScenarioError> {
+    fn string(&self, node: &Node<'_>, path: &str) -> Result<String, ScenarioError> {
         node.as_str().map(str::to_string).ok_or_else(|| {
             self.err(
                 node,
@@ -321,7 +321,7 @@ impl Parser<'_> {
         })
     }
 
-    fn expect(&self, node: &Node, path: &str) -> Result<Decision, ScenarioError> {
+    fn expect(&self, node: &Node<'_>, path: &str) -> Result<Decision, ScenarioError> {
         let s = self.string(node, path)?;
         Decision::parse(&s).ok_or_else(|| {
             self.err(
@@ -332,7 +332,7 @@ impl Parser<'_> {
         })
     }
 
-    fn policy(&self, node: &Node, path: &str, kind: PolicyKind) -> Result<Policy, ScenarioError> {
+    fn policy(&self, node: &Node<'_>, path: &str, kind: PolicyKind) -> Result<Policy, ScenarioError> {
         Policy::from_node(node, self.text, path, kind).map_err(|e| ScenarioError {
             path: e.path,
             line: e.line,
@@ -341,7 +341,12 @@ impl Parser<'_> {
         })
     }
 
-    fn levels(&self, node: &Node, path: &str, kind: PolicyKind) -> Result<Vec<Vec<Policy>>, ScenarioError> {
+    fn levels(
+        &self,
+        node: &Node<'_>,
+        path: &str,
+        kind: PolicyKind,
+    ) -> Result<Vec<Vec<Policy>>, ScenarioError> {
         let Json::Array(levels) = &node.value else {
             return Err(self.err(
                 node,
@@ -373,7 +378,7 @@ impl Parser<'_> {
             .collect()
     }
 
-    fn context(&self, node: &Node, path: &str) -> Result<Context, ScenarioError> {
+    fn context(&self, node: &Node<'_>, path: &str) -> Result<Context, ScenarioError> {
         let Json::Object(members) = &node.value else {
             return Err(self.err(
                 node,
@@ -387,10 +392,10 @@ impl Parser<'_> {
         let mut ctx = Context::new();
         for m in members {
             let kpath = format!("{path}[\"{}\"]", m.key);
-            let scalar = |n: &Node| -> Result<String, ScenarioError> {
+            let scalar = |n: &Node<'_>| -> Result<String, ScenarioError> {
                 match &n.value {
-                    Json::String(s) => Ok(s.clone()),
-                    Json::Number(s) => Ok(s.clone()),
+                    Json::String(s) => Ok(s.to_string()),
+                    Json::Number(s) => Ok((*s).to_string()),
                     Json::Bool(b) => Ok(b.to_string()),
                     other => Err(self.err(
                         n,
@@ -415,7 +420,7 @@ impl Parser<'_> {
         &self,
         resource: &str,
         given: Option<String>,
-        node: &Node,
+        node: &Node<'_>,
         path: &str,
     ) -> Result<Option<String>, ScenarioError> {
         if given.is_some() {
@@ -434,7 +439,7 @@ impl Parser<'_> {
         }
     }
 
-    fn scenario(&self, node: &Node, path: &str) -> Result<Scenario, ScenarioError> {
+    fn scenario(&self, node: &Node<'_>, path: &str) -> Result<Scenario, ScenarioError> {
         let members = self.object(
             node,
             path,
@@ -523,7 +528,7 @@ impl Parser<'_> {
                 ],
             )? {
                 let mpath = format!("{ppath}.{}", m.key);
-                match m.key.as_str() {
+                match m.key.as_ref() {
                     "identity" => {
                         let Json::Array(items) = &m.value.value else {
                             return Err(self.err(
