@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::model::{AccessKey, Account, Group, LoginProfile, ManagedPolicy, Role, Session, User};
+use crate::model::{AccessKey, Account, Bucket, Group, LoginProfile, ManagedPolicy, Role, Session, User};
 use crate::store::{Change, Store, StoreError};
 
 /// Every entity of the cloud.
@@ -33,6 +33,8 @@ pub struct State {
     pub login_profiles: BTreeMap<String, LoginProfile>,
     /// Temporary credentials by access key id.
     pub sessions: BTreeMap<String, Session>,
+    /// S3 buckets by name.
+    pub buckets: BTreeMap<String, Bucket>,
     /// Incremented by every change; caches compare it.
     pub generation: u64,
 }
@@ -79,6 +81,7 @@ entity!(LoginProfile, "login_profile", login_profiles, |e| name_key(
     &e.account, &e.user
 ));
 entity!(Session, "session", sessions, |e| e.access_key_id.clone());
+entity!(Bucket, "bucket", buckets, |e| e.name.clone());
 
 /// A change in progress: mutations of the (cloned) state, recorded for persistence.
 #[derive(Debug)]
@@ -178,6 +181,7 @@ fn read_all(store: &Store) -> Result<State, StoreError> {
                 "access_key" => insert::<AccessKey>(&mut state, &data).map_err(corrupt)?,
                 "login_profile" => insert::<LoginProfile>(&mut state, &data).map_err(corrupt)?,
                 "session" => insert::<Session>(&mut state, &data).map_err(corrupt)?,
+                "bucket" => insert::<Bucket>(&mut state, &data).map_err(corrupt)?,
                 _ => {}
             }
         }
