@@ -1159,3 +1159,264 @@ async fn signature_errors_read_as_s3s() {
     assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
     assert!(String::from_utf8_lossy(&body).contains("<Code>AccessDenied</Code>"));
 }
+
+/// A PUT signed with SigV4 as a client would send it: `content_sha256` is the
+/// `x-amz-content-sha256` mode (`None`: the body's hash); `body` gets the chunk signer.
+async fn signed_put(
+    srv: &Server,
+    path: &str,
+    extra: &[(&str, &str)],
+    content_sha256: Option<&str>,
+    body: impl FnOnce(porteiro_sigv4::ChunkSigner) -> Vec<u8>,
+    plain: &[u8],
+) -> (u16, String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs() as i64;
+    let host = srv.addr.to_string();
+    let mut headers: Vec<(&str, &str)> = vec![("host", host.as_str())];
+    headers.extend_from_slice(extra);
+    if let Some(mode) = content_sha256 {
+        headers.push(("x-amz-content-sha256", mode));
+    }
+    let creds = porteiro_sigv4::Credentials::new(ROOT_AK, ROOT_SK, None);
+    let params = porteiro_sigv4::SigningParams::new(creds, "us-east-1", "s3", now);
+    let signed = porteiro_sigv4::sign(
+        &porteiro_sigv4::Request::new("PUT", path, "", &headers).with_body(plain),
+        &params,
+    )
+    .expect("sign");
+    let bytes = body(signed.chunk_signer());
+    headers.retain(|(k, _)| *k != "x-amz-content-sha256");
+    let added: Vec<(String, String)> = signed
+        .headers()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    headers.extend(added.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let (status, _, resp) = raw(srv.addr, "PUT", path, &headers, &bytes).await;
+    (status, String::from_utf8_lossy(&resp).into_owned())
+}
+
+#[tokio::test]
+async fn every_payload_mode_and_integrity_check() {
+    use porteiro_sigv4::checksum::ChecksumAlgorithm;
+    use porteiro_sigv4::encode_aws_chunked;
+    let dir = TempDir::new("modes");
+    let srv = Server::start_in(&dir.0);
+    let s3 = srv.s3(&Creds::root());
+    ok(s3.create_bucket().bucket("modes").send().await);
+    let payload = data(150_000, 3);
+    let len = payload.len().to_string();
+    let md5 = {
+        use md5::{Digest, Md5};
+        porteiro_sigv4::base64(&Md5::digest(&payload))
+    };
+    let get = |key: &'static str| {
+        let s3 = s3.clone();
+        async move { body_of(ok(s3.get_object().bucket("modes").key(key).send().await)).await }
+    };
+
+    // UNSIGNED-PAYLOAD with Content-MD5; a wrong MD5 is BadDigest.
+    let (status, body) = signed_put(
+        &srv,
+        "/modes/unsigned",
+        &[("content-md5", &md5)],
+        Some("UNSIGNED-PAYLOAD"),
+        |_| payload.clone(),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(get("unsigned").await, payload);
+    let (status, body) = signed_put(
+        &srv,
+        "/modes/unsigned2",
+        &[("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg==")],
+        Some("UNSIGNED-PAYLOAD"),
+        |_| payload.clone(),
+        &[],
+    )
+    .await;
+    assert!(status == 400 && body.contains("<Code>BadDigest</Code>"), "{body}");
+
+    // Signed payload hash with a wrong x-amz-checksum-sha256 header: BadDigest.
+    let wrong = ChecksumAlgorithm::Sha256.compute(b"other");
+    let (status, body) = signed_put(
+        &srv,
+        "/modes/signed",
+        &[("x-amz-checksum-sha256", &wrong)],
+        None,
+        |_| payload.clone(),
+        &payload,
+    )
+    .await;
+    assert!(status == 400 && body.contains("<Code>BadDigest</Code>"), "{body}");
+    // A body that is not the signed one: XAmzContentSHA256Mismatch.
+    let (status, body) = signed_put(
+        &srv,
+        "/modes/signed",
+        &[],
+        None,
+        |_| b"tampered".to_vec(),
+        &payload,
+    )
+    .await;
+    assert!(
+        status == 400 && body.contains("XAmzContentSHA256Mismatch"),
+        "{body}"
+    );
+
+    // STREAMING-UNSIGNED-PAYLOAD-TRAILER (awscli and boto3 over https) with a CRC32C trailer.
+    let crc32c = ChecksumAlgorithm::Crc32c.compute(&payload);
+    let chunked = [
+        ("content-encoding", "aws-chunked"),
+        ("x-amz-decoded-content-length", len.as_str()),
+        ("x-amz-trailer", "x-amz-checksum-crc32c"),
+    ];
+    let (status, body) = signed_put(
+        &srv,
+        "/modes/unsigned-trailer",
+        &chunked,
+        Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+        |_| encode_aws_chunked(&payload, 65536, None, &[("x-amz-checksum-crc32c", &crc32c)]),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(get("unsigned-trailer").await, payload);
+    let bad = ChecksumAlgorithm::Crc32c.compute(b"x");
+    let (status, body) = signed_put(
+        &srv,
+        "/modes/unsigned-trailer2",
+        &chunked,
+        Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+        |_| encode_aws_chunked(&payload, 65536, None, &[("x-amz-checksum-crc32c", &bad)]),
+        &[],
+    )
+    .await;
+    assert!(status == 400 && body.contains("<Code>BadDigest</Code>"), "{body}");
+
+    // STREAMING-AWS4-HMAC-SHA256-PAYLOAD (signed chunks, no trailer); a flipped byte breaks
+    // its chunk signature.
+    let signed_chunks = [
+        ("content-encoding", "aws-chunked"),
+        ("x-amz-decoded-content-length", len.as_str()),
+    ];
+    let (status, body) = signed_put(
+        &srv,
+        "/modes/signed-chunks",
+        &signed_chunks,
+        Some("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
+        |mut signer| encode_aws_chunked(&payload, 8192, Some(&mut signer), &[]),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(get("signed-chunks").await, payload);
+    let (status, body) = signed_put(
+        &srv,
+        "/modes/signed-chunks2",
+        &signed_chunks,
+        Some("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
+        |mut signer| {
+            let mut b = encode_aws_chunked(&payload, 8192, Some(&mut signer), &[]);
+            b[20_000] ^= 0x55;
+            b
+        },
+        &[],
+    )
+    .await;
+    assert!(
+        status == 403 && body.contains("<Code>SignatureDoesNotMatch</Code>"),
+        "{body}"
+    );
+
+    // STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER with a signed SHA-256 trailer.
+    let sha = ChecksumAlgorithm::Sha256.compute(&payload);
+    let trailer = [
+        ("content-encoding", "aws-chunked"),
+        ("x-amz-decoded-content-length", len.as_str()),
+        ("x-amz-trailer", "x-amz-checksum-sha256"),
+    ];
+    let (status, body) = signed_put(
+        &srv,
+        "/modes/signed-trailer",
+        &trailer,
+        Some("STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"),
+        |mut signer| {
+            encode_aws_chunked(
+                &payload,
+                65536,
+                Some(&mut signer),
+                &[("x-amz-checksum-sha256", &sha)],
+            )
+        },
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(get("signed-trailer").await, payload);
+    // The stored checksum comes back with x-amz-checksum-mode: ENABLED.
+    let out = ok(s3
+        .get_object()
+        .bucket("modes")
+        .key("signed-trailer")
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await);
+    assert_eq!(out.checksum_sha256(), Some(sha.as_str()));
+    // Nothing half-written is left behind.
+    let keys: Vec<String> = ok(s3.list_objects_v2().bucket("modes").send().await)
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect();
+    assert_eq!(
+        keys,
+        vec!["signed-chunks", "signed-trailer", "unsigned", "unsigned-trailer"]
+    );
+    let tmp = std::fs::read_dir(dir.0.join("s3/tmp")).expect("tmp dir").count();
+    assert_eq!(tmp, 0, "temp files of failed uploads are removed");
+}
+
+#[tokio::test]
+async fn sse_condition_keys_in_policies() {
+    let dir = TempDir::new("ssecond");
+    let srv = Server::start_in(&dir.0);
+    let s3 = srv.s3(&Creds::root());
+    ok(s3.create_bucket().bucket("ssecond").send().await);
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::ssecond/*",
+        "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}}]})
+    .to_string();
+    ok(s3
+        .put_bucket_policy()
+        .bucket("ssecond")
+        .policy(policy)
+        .send()
+        .await);
+    let msg = fail_with(
+        s3.put_object()
+            .bucket("ssecond")
+            .key("plain")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await,
+        "AccessDenied",
+    );
+    assert!(msg.contains("explicit deny"), "{msg}");
+    let put = ok(s3
+        .put_object()
+        .bucket("ssecond")
+        .key("kms")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id("alias/app")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await);
+    assert_eq!(put.ssekms_key_id(), Some("alias/app"));
+    let head = ok(s3.head_object().bucket("ssecond").key("kms").send().await);
+    assert_eq!(head.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+}
