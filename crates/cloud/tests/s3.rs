@@ -1420,3 +1420,44 @@ async fn sse_condition_keys_in_policies() {
     let head = ok(s3.head_object().bucket("ssecond").key("kms").send().await);
     assert_eq!(head.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
 }
+
+#[tokio::test]
+async fn existing_object_tag_condition() {
+    let dir = TempDir::new("tags");
+    let srv = Server::start_in(&dir.0);
+    let s3 = srv.s3(&Creds::root());
+    ok(s3.create_bucket().bucket("tagged").send().await);
+    ok(s3
+        .put_object()
+        .bucket("tagged")
+        .key("public")
+        .tagging("class=public")
+        .body(ByteStream::from_static(b"p"))
+        .send()
+        .await);
+    ok(s3
+        .put_object()
+        .bucket("tagged")
+        .key("secret")
+        .tagging("class=secret")
+        .body(ByteStream::from_static(b"s"))
+        .send()
+        .await);
+    let tags = ok(s3
+        .get_object_tagging()
+        .bucket("tagged")
+        .key("public")
+        .send()
+        .await);
+    assert_eq!(tags.tag_set()[0].value(), "public");
+    let reader = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::tagged/*",
+        "Condition": {"StringEquals": {"s3:ExistingObjectTag/class": "public"}}}]})
+    .to_string();
+    let reader = srv.s3(&srv.user("reader", Some(&reader)).await);
+    ok(reader.get_object().bucket("tagged").key("public").send().await);
+    fail_with(
+        reader.get_object().bucket("tagged").key("secret").send().await,
+        "AccessDenied",
+    );
+}

@@ -303,13 +303,23 @@ fn parse_range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, S3
 pub async fn get_object(ctx: &Ctx<'_>) -> Reply {
     let bucket = ctx.bucket()?;
     let key = ctx.key();
+    let existing = ctx.cloud.s3.get(&bucket.name, key)?;
+    // `s3:ExistingObjectTag/<key>` for each tag of the object.
+    let tag_keys = existing
+        .iter()
+        .flat_map(|m| m.tags.iter())
+        .map(|(k, v)| (format!("s3:ExistingObjectTag/{k}"), Value::from(v.clone())))
+        .collect();
     ctx.authorize(
         "s3:GetObject",
         object_arn(&bucket.name, key),
         Some(bucket),
-        Vec::new(),
+        tag_keys,
     )?;
-    let meta = find_object(ctx, bucket, key)?;
+    let meta = match existing {
+        Some(m) => m,
+        None => find_object(ctx, bucket, key)?,
+    };
 
     // Conditions (RFC 9110 order, as S3 applies them).
     let modified_since = |h: &str| ctx.header(h).and_then(porteiro_sigv4::time::parse_http_date);
