@@ -179,7 +179,13 @@ where
     let (id, path) = ctx.cloud.s3.temp_path();
     let guard = TempFile(path.clone());
     let file = tokio::fs::File::create(&path).await.map_err(S3Error::io)?;
-    let mut sink = Sink::File(tokio::io::BufWriter::with_capacity(1024 * 1024, file));
+    let capacity = ctx
+        .header("x-amz-decoded-content-length")
+        .or_else(|| ctx.header("content-length"))
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1024 * 1024)
+        .clamp(8 * 1024, 1024 * 1024);
+    let mut sink = Sink::File(tokio::io::BufWriter::with_capacity(capacity, file));
     let received = body::receive(body, mode, ctx.checksum_algorithm(), MAX_OBJECT, &mut sink).await?;
     drop(sink);
     let checksum = ctx.check_integrity(&received)?;
