@@ -1461,3 +1461,60 @@ async fn existing_object_tag_condition() {
         "AccessDenied",
     );
 }
+
+#[tokio::test]
+async fn upload_part_copy_with_ranges() {
+    let dir = TempDir::new("partcopy");
+    let srv = Server::start_in(&dir.0);
+    let s3 = srv.s3(&Creds::root());
+    ok(s3.create_bucket().bucket("pcopy").send().await);
+    let source = data(6 * 1024 * 1024 + 5, 4);
+    ok(s3
+        .put_object()
+        .bucket("pcopy")
+        .key("src")
+        .body(ByteStream::from(source.clone()))
+        .send()
+        .await);
+    let up = ok(s3
+        .create_multipart_upload()
+        .bucket("pcopy")
+        .key("dst")
+        .send()
+        .await);
+    let id = up.upload_id().expect("id").to_string();
+    let split = 5 * 1024 * 1024;
+    let mut parts = Vec::new();
+    for (n, range) in [
+        (1, format!("bytes=0-{}", split - 1)),
+        (2, format!("bytes={split}-{}", source.len() - 1)),
+    ] {
+        let out = ok(s3
+            .upload_part_copy()
+            .bucket("pcopy")
+            .key("dst")
+            .upload_id(&id)
+            .part_number(n)
+            .copy_source("pcopy/src")
+            .copy_source_range(range)
+            .send()
+            .await);
+        let etag = out
+            .copy_part_result()
+            .and_then(|r| r.e_tag())
+            .expect("etag")
+            .to_string();
+        parts.push(CompletedPart::builder().part_number(n).e_tag(etag).build());
+    }
+    ok(s3
+        .complete_multipart_upload()
+        .bucket("pcopy")
+        .key("dst")
+        .upload_id(&id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await);
+    let got = ok(s3.get_object().bucket("pcopy").key("dst").send().await);
+    assert_eq!(got.content_length(), Some(source.len() as i64));
+    assert!(body_of(got).await == source);
+}
