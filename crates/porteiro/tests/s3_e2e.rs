@@ -682,3 +682,82 @@ fn boto3_s3_put_get_multipart_presign_policy() {
         w.server.log_text()
     );
 }
+
+#[test]
+fn killed_mid_upload_leaves_no_half_object() {
+    if !tools_available() {
+        return;
+    }
+    use std::io::Write;
+    let mut w = World::start("crash");
+    let root = Creds::root();
+    w.cli().text(&root, &["s3", "mb", "s3://crash-bucket"]);
+    // A presigned PUT (SigV4, UNSIGNED-PAYLOAD), made by boto3.
+    let mut cmd = Command::new("python3");
+    cmd.args([
+        "-c",
+        "import sys, boto3; from botocore.config import Config; \
+         c = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', config=Config(signature_version='s3v4')); \
+         print(c.generate_presigned_url('put_object', Params={'Bucket': 'crash-bucket', 'Key': 'half'}, ExpiresIn=600))",
+        &w.server.endpoint(),
+    ]);
+    client_env(&mut cmd, &root, w.dir.path());
+    let out = cmd.stdin(Stdio::null()).output().expect("python3");
+    let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        url.contains("X-Amz-Signature="),
+        "{url}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rest = url.strip_prefix("http://").expect("http");
+    let (authority, target) = rest.split_at(rest.find('/').expect("path"));
+
+    // Send 1 MiB of a declared 10 MiB body, then kill the server.
+    let mut s = TcpStream::connect(authority).expect("connect");
+    write!(
+        s,
+        "PUT {target} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: {}\r\n\r\n",
+        10 * 1024 * 1024
+    )
+    .expect("head");
+    s.write_all(&vec![7u8; 1024 * 1024]).expect("body");
+    s.flush().expect("flush");
+    let tmp = w.data_dir().join("s3/tmp");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0) > 0,
+        "the body was being written to s3/tmp"
+    );
+    w.server.child.stop();
+    drop(s);
+
+    w.server = Server::start(&w.data_dir());
+    let cli = w.cli();
+    let out = cli.run(
+        &root,
+        &[
+            "s3api",
+            "head-object",
+            "--bucket",
+            "crash-bucket",
+            "--key",
+            "half",
+        ],
+    );
+    assert!(!out.status.success(), "no object after the crash");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("404"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(99),
+        0,
+        "the restart removed the partial body"
+    );
+    let listed = cli.ok(&root, &["s3api", "list-objects-v2", "--bucket", "crash-bucket"]);
+    assert!(listed.get("Contents").is_none(), "{listed}");
+}
