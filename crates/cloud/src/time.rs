@@ -67,8 +67,8 @@ mod tests {
     #[test]
     fn formats() {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601(1_795_346_775), "2026-11-23T08:06:15Z");
+        assert_eq!(iso8601(1_795_346_775), "2026-11-22T11:26:15Z");
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(http_date(1_795_346_775), "Mon, 23 Nov 2026 08:06:15 GMT");
+        assert_eq!(http_date(1_795_346_775), "Sun, 22 Nov 2026 11:26:15 GMT");
     }
 }
