@@ -4,7 +4,7 @@
 # For each server: an IAM user with an access key and no policies, then
 #   (a) sts:GetCallerIdentity  (200)   and
 #   (b) iam:ListUsers          (403 AccessDenied)
-# driven by the load generator crates/cloud/benches/load.rs (keep-alive HTTP/1.1, every
+# driven by the load generator crates/loadgen/benches/load.rs (keep-alive HTTP/1.1, every
 # request freshly SigV4-signed). Only 127.0.0.1 is used. Installs nothing.
 #
 # Usage: bench/cloud_vs_moto.sh
@@ -70,7 +70,7 @@ wait_http() { # url log
 echo "== building (release): porteiro and the load generator"
 cargo build --release -p porteiro --bin porteiro
 PORTEIRO="$ROOT_DIR/target/release/porteiro"
-LOAD="$(cargo bench -p porteiro-cloud --bench load --no-run 2>&1 | tee "$WORK/build.log" |
+LOAD="$(cargo bench -p porteiro-loadgen --bench load --no-run 2>&1 | tee "$WORK/build.log" |
     sed -n 's/.*Executable benches\/load.rs (\(.*\))/\1/p' | tail -n 1)"
 if [[ -z "$LOAD" ]]; then
     cat "$WORK/build.log" >&2

@@ -193,6 +193,34 @@ pub struct VpcEndpoint {
     pub vpc_id: String,
 }
 
+impl VpcEndpoint {
+    /// A VPC endpoint; ids as AWS writes them (`vpce-` and `vpc-` followed by 8 or 17
+    /// lower-case hex digits).
+    pub fn new(endpoint_id: &str, vpc_id: &str) -> Result<VpcEndpoint, String> {
+        fn check(id: &str, prefix: &str, what: &str) -> Result<(), String> {
+            let ok = id.strip_prefix(prefix).is_some_and(|hex| {
+                (hex.len() == 8 || hex.len() == 17)
+                    && hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            });
+            if ok {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`{id}` is not a {what} id: write `{prefix}` followed by 8 or 17 lower-case hex digits, as `{prefix}0a1b2c3d`"
+                ))
+            }
+        }
+        check(endpoint_id, "vpce-", "VPC endpoint")?;
+        check(vpc_id, "vpc-", "VPC")?;
+        Ok(VpcEndpoint {
+            endpoint_id: endpoint_id.to_string(),
+            vpc_id: vpc_id.to_string(),
+        })
+    }
+}
+
 impl RequestInfo {
     /// Facts of a direct call from `source_ip`.
     pub fn direct(source_ip: IpAddr, region: impl Into<String>, now: i64) -> RequestInfo {
@@ -597,5 +625,55 @@ pub fn denial_message(caller: &Caller, ask: &Ask<'_>, decision: Decision, layer:
             "{head} because no identity-based policy allows the {} action",
             ask.action
         ),
+    }
+}
+
+#[cfg(test)]
+mod vpc_tests {
+    use super::*;
+
+    #[test]
+    fn vpc_endpoint_ids_are_checked() {
+        assert!(VpcEndpoint::new("vpce-0a1b2c3d", "vpc-11112222").is_ok());
+        assert!(VpcEndpoint::new("vpce-0123456789abcdef0", "vpc-0123456789abcdef0").is_ok());
+        let e = VpcEndpoint::new("vpc-0a1b2c3d", "vpc-11112222").expect_err("wrong prefix");
+        assert!(e.contains("VPC endpoint"), "{e}");
+        assert!(VpcEndpoint::new("vpce-0A1B2C3D", "vpc-11112222").is_err());
+        assert!(VpcEndpoint::new("vpce-0a1b2c3d", "vpc-1").is_err());
+    }
+
+    #[test]
+    fn context_through_an_endpoint_and_forwarded() {
+        let caller = Caller {
+            account: "111122223333".into(),
+            arn: "arn:aws:iam::111122223333:user/bob".into(),
+            user_id: "AIDA".into(),
+            access_key_id: "AKIA".into(),
+            kind: CallerKind::User { name: "bob".into() },
+        };
+        let policies = PrincipalPolicies::default();
+        let mut info = RequestInfo::direct("10.0.0.7".parse().expect("ip"), "us-east-1", 0);
+        let direct = base_context(&caller, &policies, &info);
+        assert!(direct.get("aws:SourceIp").is_some());
+        assert!(direct.get("aws:SourceVpc").is_none());
+        info.vpc = Some(VpcEndpoint::new("vpce-0a1b2c3d", "vpc-11112222").expect("ids"));
+        let via_vpc = base_context(&caller, &policies, &info);
+        assert!(via_vpc.get("aws:SourceIp").is_none());
+        assert_eq!(
+            via_vpc.get("aws:SourceVpce"),
+            Some(&Value::Single("vpce-0a1b2c3d".into()))
+        );
+        assert_eq!(
+            via_vpc.get("aws:VpcSourceIp"),
+            Some(&Value::Single("10.0.0.7".into()))
+        );
+        let hop = base_context(&caller, &policies, &info.forwarded_by("s3.amazonaws.com"));
+        assert!(hop.get("aws:SourceVpc").is_none());
+        assert!(hop.get("aws:VpcSourceIp").is_none());
+        assert_eq!(
+            hop.get("aws:CalledVia"),
+            Some(&Value::Multi(vec!["s3.amazonaws.com".into()]))
+        );
+        assert_eq!(hop.get("aws:ViaAWSService"), Some(&Value::Single("true".into())));
     }
 }

@@ -72,6 +72,7 @@ impl Ctx<'_> {
 
 /// Runs an IAM operation. `Ok` is the response body.
 pub fn handle(ctx: &Ctx<'_>, action: &str) -> Result<String, ApiError> {
+    refuse_restricted_sessions(ctx, action)?;
     match action {
         "CreateUser" => users::create_user(ctx),
         "GetUser" => users::get_user(ctx),
@@ -97,6 +98,33 @@ pub fn handle(ctx: &Ctx<'_>, action: &str) -> Result<String, ApiError> {
                 ))
             }),
     }
+}
+
+/// Temporary credentials AWS does not let call IAM: GetFederationToken credentials ("You
+/// cannot call any IAM operations using the AWS CLI or the AWS API") and GetSessionToken
+/// credentials without MFA ("You cannot call any IAM API operations unless MFA authentication
+/// information is included in the request").
+fn refuse_restricted_sessions(ctx: &Ctx<'_>, action: &str) -> Result<(), ApiError> {
+    let crate::authz::CallerKind::Session(s) = &ctx.caller.kind else {
+        return Ok(());
+    };
+    let why = match &s.kind {
+        crate::model::SessionKind::Federated { .. } => {
+            "credentials from GetFederationToken cannot call IAM: use the IAM user's own access key"
+        }
+        crate::model::SessionKind::SessionToken { .. } if !s.mfa => {
+            "credentials from GetSessionToken without MFA cannot call IAM: call GetSessionToken with SerialNumber and TokenCode, or use the long-term access key"
+        }
+        _ => return Ok(()),
+    };
+    Err(ApiError::new(
+        403,
+        "AccessDenied",
+        format!(
+            "User: {} is not authorized to perform: iam:{action}: {why}",
+            ctx.caller.arn
+        ),
+    ))
 }
 
 // ---- validation ----

@@ -22,6 +22,8 @@ pub mod sts;
 pub mod time;
 pub mod xml;
 
+pub use authz::VpcEndpoint;
+
 use model::{AccessKey, Account, KeyOwner};
 use protocol::ApiError;
 use state::Shared;
@@ -253,7 +255,17 @@ impl Cloud {
 
     /// Serves the cloud on `listener` until the future is dropped.
     pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        server::serve(self, listener).await
+        server::serve(self, listener, None).await
+    }
+
+    /// Serves the cloud on `listener` as the VPC endpoint `endpoint`: its requests carry
+    /// `aws:SourceVpc`, `aws:SourceVpce` and `aws:VpcSourceIp`, and no `aws:SourceIp`.
+    pub async fn serve_vpc_endpoint(
+        self,
+        listener: tokio::net::TcpListener,
+        endpoint: VpcEndpoint,
+    ) -> std::io::Result<()> {
+        server::serve(self, listener, Some(endpoint)).await
     }
 
     /// Handles one HTTP request (used by the server and by in-process tests).
@@ -262,7 +274,7 @@ impl Cloud {
         req: hyper::Request<bytes::Bytes>,
         remote: SocketAddr,
     ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
-        server::handle(self, req, remote).await
+        server::handle(self, req, remote, None).await
     }
 }
 

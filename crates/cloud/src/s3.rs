@@ -31,7 +31,7 @@ use porteiro_sigv4::checksum::ChecksumAlgorithm;
 use porteiro_sigv4::{AuthKind, ChunkSigner, Payload, Protocol, Scheme, SigError, SigningKey, Verified};
 
 use crate::Cloud;
-use crate::authz::{self, Ask, Caller, RequestInfo};
+use crate::authz::{self, Ask, Caller, RequestInfo, VpcEndpoint};
 use crate::model::Bucket;
 use crate::protocol::ApiError;
 use crate::server::ResponseBody;
@@ -516,7 +516,12 @@ impl Ctx<'_> {
 }
 
 /// Serves one S3 request.
-pub async fn serve<B>(cloud: &Cloud, req: Request<B>, remote: SocketAddr) -> Response<ResponseBody>
+pub async fn serve<B>(
+    cloud: &Cloud,
+    req: Request<B>,
+    remote: SocketAddr,
+    vpc: Option<&VpcEndpoint>,
+) -> Response<ResponseBody>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin + Send + 'static,
     B::Error: std::fmt::Display,
@@ -524,7 +529,7 @@ where
     let request_id = crate::ids::request_id();
     let head = req.method() == Method::HEAD;
     let resource = req.uri().path().to_string();
-    let mut resp = match run(cloud, req, remote).await {
+    let mut resp = match run(cloud, req, remote, vpc).await {
         Ok(resp) => resp,
         Err(e) => {
             let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
@@ -548,7 +553,12 @@ where
     resp
 }
 
-async fn run<B>(cloud: &Cloud, req: Request<B>, remote: SocketAddr) -> Result<Response<ResponseBody>, S3Error>
+async fn run<B>(
+    cloud: &Cloud,
+    req: Request<B>,
+    remote: SocketAddr,
+    vpc: Option<&VpcEndpoint>,
+) -> Result<Response<ResponseBody>, S3Error>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin + Send + 'static,
     B::Error: std::fmt::Display,
@@ -612,11 +622,13 @@ where
         Scheme::Anonymous => (None, Auth::Anonymous, "us-east-1".to_string()),
     };
     let query = crate::protocol::form_decode(&raw_query);
+    let mut info = RequestInfo::direct(remote.ip(), region, now);
+    info.vpc = vpc.cloned();
     let ctx = Ctx {
         cloud,
         state,
         caller,
-        info: RequestInfo::direct(remote.ip(), region, now),
+        info,
         method: parts.method,
         headers: parts.headers,
         query,

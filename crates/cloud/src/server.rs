@@ -15,7 +15,7 @@ use hyper::{Request, Response, StatusCode};
 use porteiro_sigv4::Protocol;
 
 use crate::Cloud;
-use crate::authz::{self, RequestInfo};
+use crate::authz::{self, RequestInfo, VpcEndpoint};
 use crate::iam::{self, Ctx};
 use crate::protocol::{ApiError, Params, Service};
 
@@ -25,17 +25,24 @@ pub type ResponseBody = BoxBody<Bytes, std::io::Error>;
 /// Largest request body accepted by the Query services.
 pub const MAX_QUERY_BODY: usize = 1024 * 1024;
 
-/// Accepts connections until the listener fails.
-pub async fn serve(cloud: Cloud, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+/// Accepts connections until the listener fails. Requests that arrive on a listener that
+/// stands for a VPC endpoint (`vpc`) carry that endpoint's keys instead of `aws:SourceIp`.
+pub async fn serve(
+    cloud: Cloud,
+    listener: tokio::net::TcpListener,
+    vpc: Option<VpcEndpoint>,
+) -> std::io::Result<()> {
     // Pick up changes other processes make to the database (`porteiro cloud account create`).
     let watcher = cloud.clone();
-    tokio::spawn(async move {
+    let watching = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
         loop {
             tick.tick().await;
             let _ = watcher.shared.reload_if_changed();
         }
     });
+    let _stop_watching = AbortOnDrop(watching);
+    let vpc = vpc.map(std::sync::Arc::new);
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(conn) => conn,
@@ -44,10 +51,12 @@ pub async fn serve(cloud: Cloud, listener: tokio::net::TcpListener) -> std::io::
         };
         let _ = stream.set_nodelay(true);
         let cloud = cloud.clone();
+        let vpc = vpc.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let cloud = cloud.clone();
-                async move { Ok::<_, Infallible>(receive(&cloud, req, remote).await) }
+                let vpc = vpc.clone();
+                async move { Ok::<_, Infallible>(receive(&cloud, req, remote, vpc.as_deref()).await) }
             });
             let io = hyper_util::rt::TokioIo::new(stream);
             let _ = hyper::server::conn::http1::Builder::new()
@@ -55,6 +64,15 @@ pub async fn serve(cloud: Cloud, listener: tokio::net::TcpListener) -> std::io::
                 .serve_connection(io, service)
                 .await;
         });
+    }
+}
+
+/// Aborts a background task when the server future is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -72,18 +90,24 @@ pub fn boxed(resp: Response<Full<Bytes>>) -> Response<ResponseBody> {
     resp.map(|b| b.map_err(|never| match never {}).boxed())
 }
 
-async fn receive(cloud: &Cloud, req: Request<Incoming>, remote: SocketAddr) -> Response<ResponseBody> {
+async fn receive(
+    cloud: &Cloud,
+    req: Request<Incoming>,
+    remote: SocketAddr,
+    vpc: Option<&VpcEndpoint>,
+) -> Response<ResponseBody> {
     // S3 bodies (objects of up to 5 GiB) are streamed to disk, never collected in memory.
     if crate::s3::claims(&req) {
-        return crate::s3::serve(cloud, req, remote).await;
+        return crate::s3::serve(cloud, req, remote, vpc).await;
     }
-    boxed(receive_collected(cloud, req, remote).await)
+    boxed(receive_collected(cloud, req, remote, vpc).await)
 }
 
 async fn receive_collected(
     cloud: &Cloud,
     req: Request<Incoming>,
     remote: SocketAddr,
+    vpc: Option<&VpcEndpoint>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_QUERY_BODY).collect().await {
@@ -97,7 +121,7 @@ async fn receive_collected(
             return query_error(Service::Iam, &e, &crate::ids::request_id());
         }
     };
-    handle(cloud, Request::from_parts(parts, body), remote).await
+    handle(cloud, Request::from_parts(parts, body), remote, vpc).await
 }
 
 /// Which service, by credential scope, target header or form parameters.
@@ -133,7 +157,12 @@ fn detect_service(req: &Request<Bytes>, params: &Params) -> Option<&'static str>
 }
 
 /// Handles one request whose body has been read.
-pub async fn handle(cloud: &Cloud, req: Request<Bytes>, remote: SocketAddr) -> Response<Full<Bytes>> {
+pub async fn handle(
+    cloud: &Cloud,
+    req: Request<Bytes>,
+    remote: SocketAddr,
+    vpc: Option<&VpcEndpoint>,
+) -> Response<Full<Bytes>> {
     let request_id = crate::ids::request_id();
     let now = cloud.now();
     let query = req.uri().query().unwrap_or("").to_string();
@@ -163,18 +192,20 @@ pub async fn handle(cloud: &Cloud, req: Request<Bytes>, remote: SocketAddr) -> R
             return query_error(Service::Iam, &e, &request_id);
         }
     };
-    match run(cloud, &req, &params, service, remote, now, &request_id) {
+    match run(cloud, &req, &params, service, remote, vpc, now, &request_id) {
         Ok(body) => xml_response(StatusCode::OK, body, &request_id),
         Err(e) => query_error(service, &e, &request_id),
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     cloud: &Cloud,
     req: &Request<Bytes>,
     params: &Params,
     service: Service,
     remote: SocketAddr,
+    vpc: Option<&VpcEndpoint>,
     now: i64,
     request_id: &str,
 ) -> Result<String, ApiError> {
@@ -196,7 +227,8 @@ fn run(
     let (caller, secret) = authz::resolve(&state, auth.access_key_id(), auth.session_token(), now)?;
     porteiro_sigv4::verify(&sreq, &auth, &secret, now).map_err(sig_err)?;
     let action = params.required("Action")?;
-    let info = RequestInfo::direct(remote.ip(), auth.region(), now);
+    let mut info = RequestInfo::direct(remote.ip(), auth.region(), now);
+    info.vpc = vpc.cloned();
     let ctx = Ctx {
         cloud,
         state: state.clone(),

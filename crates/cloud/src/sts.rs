@@ -108,9 +108,10 @@ fn packed_size(s: &Session) -> Option<String> {
     (size > 0).then(|| (size * 100 / 2048).clamp(1, 100).to_string())
 }
 
-fn new_session(ctx: &Ctx<'_>, kind: SessionKind, duration: i64) -> Session {
+/// A new session in `account` (the role's account for AssumeRole, the caller's otherwise).
+fn new_session(ctx: &Ctx<'_>, account: &str, kind: SessionKind, duration: i64) -> Session {
     Session {
-        account: ctx.account().to_string(),
+        account: account.to_string(),
         access_key_id: crate::ids::aws_id("ASIA"),
         secret: crate::ids::secret_key(),
         token: crate::ids::session_token(),
@@ -148,6 +149,13 @@ fn store(ctx: &Ctx<'_>, session: &Session) -> Result<(), ApiError> {
 fn assume_role(ctx: &Ctx<'_>) -> Result<String, ApiError> {
     let p = ctx.params;
     let role_arn = p.required("RoleArn")?;
+    if ctx.caller.arn.ends_with(":root") {
+        return Err(ApiError::new(
+            403,
+            "AccessDenied",
+            "Roles may not be assumed by root accounts.",
+        ));
+    }
     let session_name = p.required("RoleSessionName")?;
     check_pattern(session_name, "roleSessionName", 2, 64, "")?;
     if role_arn.len() < 20 || !role_arn.starts_with("arn:") {
@@ -311,6 +319,7 @@ fn assume_role(ctx: &Ctx<'_>) -> Result<String, ApiError> {
 
     let mut session = new_session(
         ctx,
+        &role.account,
         SessionKind::AssumedRole {
             role_arn: role.arn(),
             role_id: role.id.clone(),
@@ -369,20 +378,22 @@ fn long_term_owner(ctx: &Ctx<'_>, op: &str) -> Result<KeyOwner, ApiError> {
 
 fn duration(ctx: &Ctx<'_>, owner: &KeyOwner) -> Result<i64, ApiError> {
     let d = ctx.params.int("DurationSeconds")?.unwrap_or(43_200);
-    let max = if *owner == KeyOwner::Root { 3600 } else { 129_600 };
-    if !(900..=max).contains(&d) {
+    if !(900..=129_600).contains(&d) {
         return Err(ApiError::validation(format!(
-            "DurationSeconds must be between 900 and {max} seconds for this caller (asked {d})"
+            "1 validation error detected: Value '{d}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 129600"
         )));
     }
-    Ok(d)
+    // "Sessions for AWS account owners are restricted to a maximum of 3,600 seconds (one
+    // hour). If the duration is longer than one hour, the session for AWS account owners
+    // defaults to one hour."
+    Ok(if *owner == KeyOwner::Root { d.min(3600) } else { d })
 }
 
 fn get_session_token(ctx: &Ctx<'_>) -> Result<String, ApiError> {
     // No permission is needed: it authenticates the caller.
     let owner = long_term_owner(ctx, "GetSessionToken")?;
     let d = duration(ctx, &owner)?;
-    let session = new_session(ctx, SessionKind::SessionToken { owner }, d);
+    let session = new_session(ctx, ctx.account(), SessionKind::SessionToken { owner }, d);
     store(ctx, &session)?;
     Ok(respond(ctx, "GetSessionToken", |x| {
         write_credentials(x, &session)
@@ -411,6 +422,7 @@ fn get_federation_token(ctx: &Ctx<'_>) -> Result<String, ApiError> {
     }
     let mut session = new_session(
         ctx,
+        ctx.account(),
         SessionKind::Federated {
             name: name.to_string(),
             user,

@@ -950,7 +950,7 @@ async fn managed_policy_versions_and_attachments_drive_permissions() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: GetPolicy/GetPolicyVersion on AWS managed policies (arn:aws:iam::aws:policy/...) are AccessDenied even for root"]
+
 async fn aws_managed_policies_are_readable() {
     // Every account can read the AWS managed policies (GetPolicy, GetPolicyVersion,
     // ListPolicies with Scope=AWS); the root user has every permission in its account.
@@ -1368,7 +1368,7 @@ async fn condition_keys_of_the_request_context() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: aws:ResourceTag/* (and iam:ResourceTag/*) of the IAM user or role acted on are not in the request context"]
+
 async fn resource_tags_of_users_and_roles_reach_conditions() {
     // "To control access to IAM users and roles based on their tags, use aws:ResourceTag/key-name
     // (or iam:ResourceTag/key-name) in the Condition element."
@@ -1707,7 +1707,7 @@ async fn assume_role_refused_when_the_trust_policy_does_not_allow() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: the root user can call AssumeRole (AWS: AccessDenied \"Roles may not be assumed by root accounts\")"]
+
 async fn assume_role_by_the_root_user_is_refused() {
     // AWS: "Roles may not be assumed by root accounts." (AccessDenied)
     let s = Server::start();
@@ -2268,7 +2268,7 @@ async fn cross_account_assume_role_needs_identity_policy_and_trust() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: a cross-account AssumeRole session is recorded in the caller's account (GetCallerIdentity shows the wrong account, the role's policies are not found)"]
+
 async fn cross_account_session_acts_in_the_role_account() {
     let s = Server::start();
     s.create_other_account();
@@ -2380,7 +2380,7 @@ async fn get_session_token_as_a_user() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: root GetSessionToken without DurationSeconds (or above 3600) is a ValidationError instead of a 1-hour session"]
+
 async fn get_session_token_as_root_is_capped_at_one_hour() {
     // AWS: "Sessions for AWS account owners are restricted to a maximum of 3,600 seconds (one
     // hour). If the duration is longer than one hour, the session for AWS account owners
@@ -2406,7 +2406,7 @@ async fn get_session_token_as_root_is_capped_at_one_hour() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: GetSessionToken credentials without MFA may call IAM operations (AWS refuses them)"]
+
 async fn session_token_credentials_cannot_call_iam_without_mfa() {
     // AWS: with GetSessionToken credentials "You cannot call any IAM API operations unless MFA
     // authentication information is included in the request."
@@ -2495,7 +2495,7 @@ async fn federation_token_without_a_policy_has_no_permissions() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: GetFederationToken credentials may call IAM operations (AWS refuses every IAM call with them)"]
+
 async fn federation_token_credentials_cannot_call_iam() {
     // AWS: with GetFederationToken credentials "You cannot call any IAM operations using the
     // AWS CLI or the AWS API."
@@ -2822,7 +2822,7 @@ async fn malformed_policy_documents_name_the_json_path() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: CreateRole/UpdateAssumeRolePolicy accept a trust policy naming an IAM user or role that does not exist (AWS: MalformedPolicyDocument \"Invalid principal in policy\")"]
+
 async fn trust_policy_naming_a_missing_principal_is_malformed() {
     // AWS checks the principals of a trust policy when it is written: "Invalid principal in
     // policy" (MalformedPolicyDocument) for an IAM user or role that does not exist.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use porteiro_cloud::{Cloud, CloudConfig, RootCredentials};
+use porteiro_cloud::{Cloud, CloudConfig, RootCredentials, VpcEndpoint};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CloudCommand {
@@ -74,6 +74,24 @@ pub(crate) struct ServeArgs {
     account_id: Option<String>,
     #[command(flatten)]
     root: RootArgs,
+    /// Also listen as a VPC endpoint: `ADDRESS,vpce-ID,vpc-ID` (repeatable). Requests that
+    /// arrive there carry aws:SourceVpc, aws:SourceVpce and aws:VpcSourceIp, and no
+    /// aws:SourceIp.
+    #[arg(long = "vpc-endpoint", value_name = "ADDRESS,VPCE,VPC", value_parser = parse_vpc_endpoint)]
+    vpc_endpoints: Vec<(SocketAddr, VpcEndpoint)>,
+}
+
+fn parse_vpc_endpoint(text: &str) -> Result<(SocketAddr, VpcEndpoint), String> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let [address, endpoint, vpc] = parts.as_slice() else {
+        return Err(format!(
+            "`{text}` is not ADDRESS,vpce-ID,vpc-ID: write it as 127.0.0.1:4567,vpce-0a1b2c3d,vpc-11112222"
+        ));
+    };
+    let address: SocketAddr = address.parse().map_err(|e| {
+        format!("`{address}` is not an address to listen on ({e}): write it as 127.0.0.1:4567")
+    })?;
+    Ok((address, VpcEndpoint::new(endpoint, vpc)?))
 }
 
 #[derive(Debug, Args)]
@@ -137,13 +155,36 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             )
         })?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
+        let mut endpoints = tokio::task::JoinSet::new();
+        for (address, endpoint) in args.vpc_endpoints {
+            let l = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+                format!(
+                    "cannot listen on {address} for {}: {e} (is another process using the port?)",
+                    endpoint.endpoint_id
+                )
+            })?;
+            let bound = l.local_addr().map_err(|e| e.to_string())?;
+            println!(
+                "VPC endpoint {} of {} listening on http://{bound}",
+                endpoint.endpoint_id, endpoint.vpc_id
+            );
+            endpoints.spawn(cloud.clone().serve_vpc_endpoint(l, endpoint));
+        }
         println!(
             "embedded cloud listening on http://{local} (accounts: {}; data: {})",
             cloud.accounts().join(", "),
             cloud.data_dir().display()
         );
+        let endpoint_failed = async {
+            match endpoints.join_next().await {
+                Some(Ok(Err(e))) => format!("a VPC endpoint listener stopped: {e}"),
+                Some(Err(e)) => format!("a VPC endpoint listener failed: {e}"),
+                _ => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = cloud.serve(listener) => r.map_err(|e| format!("the server stopped: {e}")),
+            e = endpoint_failed => Err(e),
             _ = tokio::signal::ctrl_c() => {
                 println!("shutting down");
                 Ok(())

@@ -854,7 +854,6 @@ fn aws_cli_assume_role_cross_account() {
 }
 
 #[test]
-#[ignore = "BUG: a cross-account AssumeRole session is recorded in the caller's account (get-caller-identity shows 123456789012, the role's policies are not applied)"]
 fn aws_cli_cross_account_session_identity() {
     if !tools_available() {
         return;

@@ -49,7 +49,11 @@ pub(super) fn target_user(ctx: &Ctx<'_>, max: usize) -> Result<String, ApiError>
 
 /// An ask on the user (its ARN, or the ARN it would have when it does not exist).
 pub(super) fn user_ask<'a>(ctx: &Ctx<'_>, action: &'a str, name: &str) -> Ask<'a> {
-    Ask::new(action, Holder::User.resource_arn(&ctx.state, ctx.account(), name))
+    let mut ask = Ask::new(action, Holder::User.resource_arn(&ctx.state, ctx.account(), name));
+    if let Some(user) = ctx.state.users.get(&crate::state::name_key(ctx.account(), name)) {
+        super::policies::add_resource_tags(&mut ask, &user.tags);
+    }
+    ask
 }
 
 /// Checks an access key id (16 to 128 word characters).

@@ -167,6 +167,7 @@ fn create_role(ctx: &Ctx<'_>) -> Result<String, ApiError> {
         check_policy_arn(b)?;
     }
     check_policy_document(doc, PolicyKind::Trust, TRUST_POLICY_MAX)?;
+    check_trust_principals(&ctx.state, doc)?;
     let arn = format!("arn:aws:iam::{}:role{path}{name}", ctx.account());
     let mut ask = Ask::new("iam:CreateRole", arn).with_request_tags(&tags);
     if let Some(b) = boundary {
@@ -289,6 +290,7 @@ fn update_assume_role_policy(ctx: &Ctx<'_>) -> Result<String, ApiError> {
     let name = role_name(ctx)?;
     let doc = ctx.params.required("PolicyDocument")?;
     check_policy_document(doc, PolicyKind::Trust, TRUST_POLICY_MAX)?;
+    check_trust_principals(&ctx.state, doc)?;
     ctx.authorize(&role_ask(ctx, "iam:UpdateAssumeRolePolicy", name))?;
     change(ctx, name, |role| {
         role.trust_policy = doc.to_string();
@@ -390,6 +392,65 @@ fn delete_role_permissions_boundary(ctx: &Ctx<'_>) -> Result<String, ApiError> {
         Ok(())
     })?;
     Ok(ctx.respond_empty("DeleteRolePermissionsBoundary"))
+}
+
+/// AWS refuses a trust policy that names an IAM user or role that does not exist
+/// (MalformedPolicyDocument "Invalid principal in policy"); it resolves the ARN to the
+/// principal's unique id when the policy is saved. Only accounts of this cloud can be checked.
+fn check_trust_principals(state: &crate::state::State, doc: &str) -> Result<(), ApiError> {
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(doc) else {
+        return Ok(());
+    };
+    if let serde_json::Value::String(inner) = &v {
+        v = serde_json::from_str(inner).unwrap_or(serde_json::Value::Null);
+    }
+    let statements = match v.get("Statement") {
+        Some(serde_json::Value::Array(items)) => items.iter().collect::<Vec<_>>(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    let mut principals = Vec::new();
+    for st in statements {
+        for element in ["Principal", "NotPrincipal"] {
+            match st.get(element).and_then(|p| p.get("AWS")) {
+                Some(serde_json::Value::String(s)) => principals.push(s.as_str()),
+                Some(serde_json::Value::Array(items)) => {
+                    principals.extend(items.iter().filter_map(|i| i.as_str()));
+                }
+                _ => {}
+            }
+        }
+    }
+    for arn in principals {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let [_, _, "iam", "", account, resource] = parts.as_slice() else {
+            continue;
+        };
+        if !state.accounts.contains_key(*account) || resource.contains('*') {
+            continue;
+        }
+        let exists = if let Some(rest) = resource.strip_prefix("user/") {
+            let name = rest.rsplit('/').next().unwrap_or(rest);
+            state
+                .users
+                .get(&name_key(account, name))
+                .is_some_and(|u| u.arn() == arn)
+        } else if let Some(rest) = resource.strip_prefix("role/") {
+            let name = rest.rsplit('/').next().unwrap_or(rest);
+            state
+                .roles
+                .get(&name_key(account, name))
+                .is_some_and(|r| r.arn() == arn)
+        } else {
+            true
+        };
+        if !exists {
+            return Err(ApiError::malformed_policy(format!(
+                "Invalid principal in policy: \"AWS\":\"{arn}\" (no such user or role: create it first, or name the account root)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

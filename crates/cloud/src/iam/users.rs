@@ -88,12 +88,11 @@ pub(super) fn create_user(ctx: &Ctx<'_>) -> Result<String, ApiError> {
 
 pub(super) fn get_user(ctx: &Ctx<'_>) -> Result<String, ApiError> {
     let name = target_name(ctx)?;
-    let arn = ctx
-        .state
-        .users
-        .get(&name_key(ctx.account(), &name))
-        .map_or_else(|| user_arn(ctx, "/", &name), User::arn);
-    ctx.authorize(&Ask::new("iam:GetUser", arn))?;
+    let ask = match ctx.state.users.get(&name_key(ctx.account(), &name)) {
+        Some(user) => user_ask("iam:GetUser", user),
+        None => Ask::new("iam:GetUser", user_arn(ctx, "/", &name)),
+    };
+    ctx.authorize(&ask)?;
     let user = find(ctx, &name)?;
     Ok(ctx.respond("GetUser", |x| {
         x.open("User");
@@ -104,7 +103,11 @@ pub(super) fn get_user(ctx: &Ctx<'_>) -> Result<String, ApiError> {
 
 pub(super) fn list_users(ctx: &Ctx<'_>) -> Result<String, ApiError> {
     let prefix = ctx.params.get("PathPrefix").unwrap_or("/");
-    ctx.authorize(&Ask::new("iam:ListUsers", user_arn(ctx, "/", "*")))?;
+    // AWS authorizes ListUsers on the path prefix: `arn:aws:iam::ACCOUNT:user{PathPrefix}`.
+    ctx.authorize(&Ask::new(
+        "iam:ListUsers",
+        format!("arn:aws:iam::{}:user{prefix}", ctx.account()),
+    ))?;
     let users: Vec<&User> = ctx
         .state
         .users
@@ -136,7 +139,7 @@ pub(super) fn update_user(ctx: &Ctx<'_>) -> Result<String, ApiError> {
         check_path(p)?;
     }
     let user = find(ctx, name)?;
-    ctx.authorize(&Ask::new("iam:UpdateUser", user.arn()))?;
+    ctx.authorize(&user_ask("iam:UpdateUser", user))?;
     ctx.mutate(|tx| {
         let key = name_key(ctx.account(), name);
         let mut user = tx
@@ -199,7 +202,7 @@ pub(super) fn delete_user(ctx: &Ctx<'_>) -> Result<String, ApiError> {
     let name = ctx.params.required("UserName")?;
     check_name(name, "UserName", 64)?;
     let user = find(ctx, name)?;
-    ctx.authorize(&Ask::new("iam:DeleteUser", user.arn()))?;
+    ctx.authorize(&user_ask("iam:DeleteUser", user))?;
     ctx.mutate(|tx| {
         let key = name_key(ctx.account(), name);
         let user = tx
@@ -248,7 +251,7 @@ pub(super) fn tag_user(ctx: &Ctx<'_>) -> Result<String, ApiError> {
     check_name(name, "UserName", 64)?;
     let tags = ctx.params.tags()?;
     let user = find(ctx, name)?;
-    ctx.authorize(&Ask::new("iam:TagUser", user.arn()).with_request_tags(&tags))?;
+    ctx.authorize(&user_ask("iam:TagUser", user).with_request_tags(&tags))?;
     ctx.mutate(|tx| {
         let mut user = tx
             .state
@@ -268,7 +271,7 @@ pub(super) fn untag_user(ctx: &Ctx<'_>) -> Result<String, ApiError> {
     check_name(name, "UserName", 64)?;
     let keys = ctx.params.list("TagKeys");
     let user = find(ctx, name)?;
-    let mut ask = Ask::new("iam:UntagUser", user.arn());
+    let mut ask = user_ask("iam:UntagUser", user);
     ask.extra.push((
         "aws:TagKeys".into(),
         porteiro_iam::Value::Multi(keys.iter().map(|k| k.to_string()).collect()),
@@ -292,7 +295,7 @@ pub(super) fn list_user_tags(ctx: &Ctx<'_>) -> Result<String, ApiError> {
     let name = ctx.params.required("UserName")?;
     check_name(name, "UserName", 64)?;
     let user = find(ctx, name)?;
-    ctx.authorize(&Ask::new("iam:ListUserTags", user.arn()))?;
+    ctx.authorize(&user_ask("iam:ListUserTags", user))?;
     Ok(ctx.respond("ListUserTags", |x| {
         if user.tags.is_empty() {
             x.open("Tags").close("Tags");
@@ -308,7 +311,7 @@ pub(super) fn put_user_permissions_boundary(ctx: &Ctx<'_>) -> Result<String, Api
     check_name(name, "UserName", 64)?;
     let boundary = ctx.params.required("PermissionsBoundary")?.to_string();
     let user = find(ctx, name)?;
-    let mut ask = Ask::new("iam:PutUserPermissionsBoundary", user.arn());
+    let mut ask = user_ask("iam:PutUserPermissionsBoundary", user);
     ask.extra
         .push(("iam:PermissionsBoundary".into(), boundary.as_str().into()));
     ctx.authorize(&ask)?;
@@ -335,7 +338,7 @@ pub(super) fn delete_user_permissions_boundary(ctx: &Ctx<'_>) -> Result<String, 
     let name = ctx.params.required("UserName")?;
     check_name(name, "UserName", 64)?;
     let user = find(ctx, name)?;
-    ctx.authorize(&Ask::new("iam:DeleteUserPermissionsBoundary", user.arn()))?;
+    ctx.authorize(&user_ask("iam:DeleteUserPermissionsBoundary", user))?;
     ctx.mutate(|tx| {
         let mut user = tx
             .state
@@ -400,4 +403,12 @@ pub(super) fn get_account_summary(ctx: &Ctx<'_>) -> Result<String, ApiError> {
         }
         x.close("SummaryMap");
     }))
+}
+
+/// An action on an existing user, with the user's tags as `aws:ResourceTag/*` and
+/// `iam:ResourceTag/*`.
+fn user_ask<'a>(action: &'a str, user: &User) -> Ask<'a> {
+    let mut ask = Ask::new(action, user.arn());
+    super::policies::add_resource_tags(&mut ask, &user.tags);
+    ask
 }

@@ -11,10 +11,10 @@
 //! Against a running server:
 //!
 //! ```text
-//! cargo bench -p porteiro-cloud --bench load -- --endpoint http://127.0.0.1:4566 \
+//! cargo bench -p porteiro-loadgen --bench load -- --endpoint http://127.0.0.1:4566 \
 //!     --access-key AKIA... --secret ... --op get-caller-identity|denied-list-users \
 //!     --concurrency 32 --duration 10 [--warmup 1] [--threads 2] [--label porteiro]
-//! cargo bench -p porteiro-cloud --bench load -- --endpoint http://127.0.0.1:4566 \
+//! cargo bench -p porteiro-loadgen --bench load -- --endpoint http://127.0.0.1:4566 \
 //!     --access-key ROOT --secret ... --op setup-denied-user [--user-name bench-denied]
 //! ```
 //!
