@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # S3 throughput, side by side: Porteiro's embedded S3 vs moto's server, same machine, same load.
 #
-# Runs crates/cloud/benches/s3.rs (keep-alive HTTP/1.1, every request freshly SigV4-signed with
+# Runs crates/loadgen/benches/s3.rs (keep-alive HTTP/1.1, every request freshly SigV4-signed with
 # a signed payload hash): small-object PutObject and GetObject req/s over CONCURRENCY
 # connections, then one BIG_MIB PutObject and GetObject (MiB/s). Porteiro is served in the
 # bench process (its own 2-thread runtime, as `porteiro cloud serve`); moto_server runs as
@@ -22,7 +22,7 @@ ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT_DIR"
 
 echo "== building (bench profile): the S3 bench"
-BENCH="$(cargo bench -p porteiro-cloud --bench s3 --no-run 2>&1 |
+BENCH="$(cargo bench -p porteiro-loadgen --bench s3 --no-run 2>&1 |
     sed -n 's/.*Executable benches\/s3.rs (\(.*\))/\1/p' | tail -n 1)"
 [[ -n "$BENCH" ]] || { echo "could not build the S3 bench" >&2; exit 1; }
 [[ "$BENCH" == /* ]] || BENCH="$ROOT_DIR/$BENCH"

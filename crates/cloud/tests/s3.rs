@@ -1518,3 +1518,56 @@ async fn upload_part_copy_with_ranges() {
     assert_eq!(got.content_length(), Some(source.len() as i64));
     assert!(body_of(got).await == source);
 }
+
+#[tokio::test]
+async fn bucket_policy_on_source_vpce_through_an_endpoint_listener() {
+    let dir = TempDir::new("vpce");
+    let srv = Server::start_in(&dir.0);
+    // A second listener standing for vpce-1a2b3c4d in vpc-111bbb22.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let vpce_addr = listener.local_addr().expect("addr");
+    let serving = srv.cloud.clone();
+    let endpoint = porteiro_cloud::VpcEndpoint::new("vpce-1a2b3c4d", "vpc-111bbb22").expect("ids");
+    srv.rt.as_ref().expect("rt").spawn(async move {
+        let l = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        let _ = serving.serve_vpc_endpoint(l, endpoint).await;
+    });
+    let s3 = srv.s3(&Creds::root());
+    ok(s3.create_bucket().bucket("vpc-only").send().await);
+    ok(s3
+        .put_object()
+        .bucket("vpc-only")
+        .key("k")
+        .body(ByteStream::from_static(b"inside"))
+        .send()
+        .await);
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::vpc-only/*",
+        "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}}]})
+    .to_string();
+    ok(s3
+        .put_bucket_policy()
+        .bucket("vpc-only")
+        .policy(policy)
+        .send()
+        .await);
+    let msg = fail_with(
+        s3.get_object().bucket("vpc-only").key("k").send().await,
+        "AccessDenied",
+    );
+    assert!(msg.contains("explicit deny in a resource-based policy"), "{msg}");
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(format!("http://{vpce_addr}"))
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            ROOT_AK, ROOT_SK, None, None, "test",
+        ))
+        .http_client(srv.http.clone())
+        .build();
+    let through = aws_sdk_s3::Client::from_conf(conf);
+    let got = ok(through.get_object().bucket("vpc-only").key("k").send().await);
+    assert_eq!(body_of(got).await, b"inside");
+}

@@ -7,7 +7,7 @@
 //! serves it on 127.0.0.1:0 in this process (a 2-thread runtime, as `porteiro cloud serve`).
 //!
 //! ```text
-//! cargo bench -p porteiro-cloud --bench s3 -- [--endpoint http://127.0.0.1:5000 \
+//! cargo bench -p porteiro-loadgen --bench s3 -- [--endpoint http://127.0.0.1:5000 \
 //!     --access-key AK --secret SK] [--concurrency 16] [--duration 3] [--size 4096] \
 //!     [--big-mib 64] [--label porteiro]
 //! ```
