@@ -87,17 +87,28 @@ async fn connect(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>, String> {
 async fn send(
     sender: &mut SendRequest<Full<Bytes>>,
     req: hyper::Request<Full<Bytes>>,
-) -> Result<(u16, Bytes), String> {
+) -> Result<(u16, Bytes, bool), String> {
     sender.ready().await.map_err(|e| e.to_string())?;
     let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
+    let close = resp
+        .headers()
+        .get(hyper::header::CONNECTION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("close"));
     let body = resp
         .into_body()
         .collect()
         .await
         .map_err(|e| e.to_string())?
         .to_bytes();
-    Ok((status, body))
+    Ok((status, body, close))
+}
+
+/// One request on a fresh connection (servers such as moto close after every response).
+async fn once(t: &Target, req: hyper::Request<Full<Bytes>>) -> Result<(u16, Bytes), String> {
+    let mut s = connect(t.addr).await?;
+    send(&mut s, req).await.map(|(status, body, _)| (status, body))
 }
 
 /// Runs `op` on `concurrency` connections for `duration`; returns (ok requests, errors, first error).
@@ -134,9 +145,10 @@ async fn run_rps(
                     Ok(r) => send(&mut sender, r).await,
                     Err(e) => Err(e),
                 };
+                let close = matches!(result, Ok((_, _, true)));
                 match result {
-                    Ok((200, _)) => ok += 1,
-                    Ok((s, b)) => {
+                    Ok((200, _, _)) => ok += 1,
+                    Ok((s, b, _)) => {
                         err += 1;
                         first.get_or_insert_with(|| format!("status {s}: {}", String::from_utf8_lossy(&b)));
                     }
@@ -147,6 +159,12 @@ async fn run_rps(
                             Ok(s) => sender = s,
                             Err(_) => break,
                         }
+                    }
+                }
+                if close {
+                    match connect(t.addr).await {
+                        Ok(s) => sender = s,
+                        Err(_) => break,
                     }
                 }
                 i += 1;
@@ -175,12 +193,7 @@ async fn bench(
     big_mib: usize,
     label: &str,
 ) -> Result<(), String> {
-    let mut s = connect(t.addr).await?;
-    let (status, body) = send(
-        &mut s,
-        request(&t, "PUT", &format!("/{BUCKET}"), Bytes::new(), None)?,
-    )
-    .await?;
+    let (status, body) = once(&t, request(&t, "PUT", &format!("/{BUCKET}"), Bytes::new(), None)?).await?;
     if status != 200 && !String::from_utf8_lossy(&body).contains("BucketAlreadyOwnedByYou") {
         return Err(format!(
             "CreateBucket: status {status}: {}",
@@ -189,8 +202,8 @@ async fn bench(
     }
     // Objects for the GET phase.
     for c in 0..concurrency {
-        let (status, body) = send(
-            &mut s,
+        let (status, body) = once(
+            &t,
             request(
                 &t,
                 "PUT",
@@ -224,7 +237,7 @@ async fn bench(
     let sha = porteiro_sigv4::sha256_hex(&big);
     let path = format!("/{BUCKET}/big.bin");
     let started = Instant::now();
-    let (status, body) = send(&mut s, request(&t, "PUT", &path, big.clone(), Some(&sha))?).await?;
+    let (status, body) = once(&t, request(&t, "PUT", &path, big.clone(), Some(&sha))?).await?;
     let put = started.elapsed();
     if status != 200 {
         return Err(format!(
@@ -233,7 +246,7 @@ async fn bench(
         ));
     }
     let started = Instant::now();
-    let (status, body) = send(&mut s, request(&t, "GET", &path, Bytes::new(), None)?).await?;
+    let (status, body) = once(&t, request(&t, "GET", &path, Bytes::new(), None)?).await?;
     let get = started.elapsed();
     if status != 200 || body.len() != big.len() {
         return Err(format!("big GetObject: status {status}, {} bytes", body.len()));
