@@ -21,7 +21,7 @@ enum Command {
     /// The IAM policy engine: simulate scenarios, explain decisions, check policies.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
-    /// The embedded AWS-compatible cloud (IAM, STS): serve it, manage its accounts.
+    /// The embedded AWS-compatible cloud (IAM, STS, S3): serve it, manage its accounts.
     #[command(subcommand)]
     Cloud(cloud_cmd::CloudCommand),
 }
