@@ -135,13 +135,15 @@ impl Server {
     }
 
     fn iam(&self) -> aws_sdk_iam::Client {
+        self.iam_as(ROOT_AK, ROOT_SK)
+    }
+
+    fn iam_as(&self, ak: &str, sk: &str) -> aws_sdk_iam::Client {
         let conf = aws_sdk_iam::Config::builder()
             .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
             .region(aws_sdk_iam::config::Region::new("us-east-1"))
             .endpoint_url(&self.url)
-            .credentials_provider(aws_sdk_iam::config::Credentials::new(
-                ROOT_AK, ROOT_SK, None, None, "test",
-            ))
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(ak, sk, None, None, "test"))
             .http_client(self.http.clone())
             .build();
         aws_sdk_iam::Client::from_conf(conf)
@@ -1570,4 +1572,133 @@ async fn bucket_policy_on_source_vpce_through_an_endpoint_listener() {
     let through = aws_sdk_s3::Client::from_conf(conf);
     let got = ok(through.get_object().bucket("vpc-only").key("k").send().await);
     assert_eq!(body_of(got).await, b"inside");
+}
+
+#[tokio::test]
+async fn cross_account_user_needs_bucket_policy_and_identity_policy() {
+    let dir = TempDir::new("xuser");
+    let srv = Server::start_in(&dir.0);
+    srv.create_other_account();
+    let s3 = srv.s3(&Creds::root());
+    ok(s3.create_bucket().bucket("xacct").send().await);
+    ok(s3
+        .put_object()
+        .bucket("xacct")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await);
+    // dave, in the other account, is allowed by his own identity policy only.
+    let iam = srv.iam_as(OTHER_AK, OTHER_SK);
+    ok(iam.create_user().user_name("dave").send().await);
+    let identity = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::xacct/*"}]})
+    .to_string();
+    ok(iam
+        .put_user_policy()
+        .user_name("dave")
+        .policy_name("read")
+        .policy_document(&identity)
+        .send()
+        .await);
+    let key = ok(iam.create_access_key().user_name("dave").send().await);
+    let key = key.access_key().expect("key");
+    let dave = srv.s3(&Creds::new(key.access_key_id(), key.secret_access_key()));
+    fail_with(
+        dave.get_object().bucket("xacct").key("k").send().await,
+        "AccessDenied",
+    );
+    // The bucket policy trusts the other account: now both sides allow.
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": OTHER_ACCOUNT}, "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::xacct/*"}]})
+    .to_string();
+    ok(s3.put_bucket_policy().bucket("xacct").policy(policy).send().await);
+    ok(dave.get_object().bucket("xacct").key("k").send().await);
+    // Without his identity policy the bucket policy alone is not enough across accounts.
+    ok(iam
+        .delete_user_policy()
+        .user_name("dave")
+        .policy_name("read")
+        .send()
+        .await);
+    fail_with(
+        dave.get_object().bucket("xacct").key("k").send().await,
+        "AccessDenied",
+    );
+}
+
+#[tokio::test]
+async fn assumed_role_session_credentials() {
+    let dir = TempDir::new("role");
+    let srv = Server::start_in(&dir.0);
+    let s3 = srv.s3(&Creds::root());
+    ok(s3.create_bucket().bucket("roles").send().await);
+    let iam = srv.iam();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]})
+    .to_string();
+    ok(iam
+        .create_role()
+        .role_name("writer")
+        .assume_role_policy_document(trust)
+        .send()
+        .await);
+    let perms = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": "arn:aws:s3:::roles/*"}]})
+    .to_string();
+    ok(iam
+        .put_role_policy()
+        .role_name("writer")
+        .policy_name("p")
+        .policy_document(perms)
+        .send()
+        .await);
+    // Root users cannot assume roles: an IAM user allowed to does.
+    let assume = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]})
+    .to_string();
+    let assumer = srv.user("assumer", Some(&assume)).await;
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new("us-east-1"))
+            .endpoint_url(&srv.url)
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                &assumer.ak,
+                &assumer.sk,
+                None,
+                None,
+                "test",
+            ))
+            .http_client(srv.http.clone())
+            .build(),
+    );
+    let out = ok(sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/writer"))
+        .role_session_name("job-1")
+        .send()
+        .await);
+    let c = out.credentials().expect("credentials");
+    let session = srv.s3(&Creds {
+        ak: c.access_key_id().to_string(),
+        sk: c.secret_access_key().to_string(),
+        token: Some(c.session_token().to_string()),
+    });
+    ok(session
+        .put_object()
+        .bucket("roles")
+        .key("out")
+        .body(ByteStream::from_static(b"r"))
+        .send()
+        .await);
+    let msg = fail_with(
+        session.delete_object().bucket("roles").key("out").send().await,
+        "AccessDenied",
+    );
+    assert!(
+        msg.starts_with(&format!("User: arn:aws:sts::{ACCOUNT}:assumed-role/writer/job-1 is not authorized to perform: s3:DeleteObject")),
+        "{msg}"
+    );
 }
