@@ -23,6 +23,8 @@ mod policies;
 mod roles;
 mod users;
 
+pub(crate) use login_profiles::{check_password, hash_password, verify_password};
+
 /// Everything an operation needs.
 #[derive(Debug)]
 pub struct Ctx<'a> {

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub mod authz;
+pub mod console;
 pub mod iam;
 pub mod ids;
 pub mod model;

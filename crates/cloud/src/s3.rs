@@ -4,7 +4,8 @@
 //!
 //! A request is claimed for S3 by its credential scope (`…/s3/aws4_request`), a SigV2
 //! presigned query (`AWSAccessKeyId`/`Signature`/`Expires`) or, lacking any signature and any
-//! Query-protocol `Action`, by default (as moto and LocalStack do). Buckets are addressed
+//! Query-protocol `Action`, by default (as moto and LocalStack do) — except the console's paths
+//! (`/federation`, `/signin…`, `/console…`), which stay the console's. Buckets are addressed
 //! path-style (`/bucket/key`) or virtual-hosted (`bucket.localhost[:port]`,
 //! `bucket.s3.localhost`). The body is never collected whole: object data and parts stream to
 //! a temp file while MD5, the signed SHA-256 or aws-chunked chunk signatures and the
@@ -214,6 +215,14 @@ pub fn claims<B>(req: &Request<B>) -> bool {
         return true;
     }
     if header("x-amz-target").is_some() {
+        return false;
+    }
+    // Unsigned requests to the console's paths are the console's (see `console::handle`).
+    let path = req.uri().path();
+    let console = ["/federation", "/signin", "/console"]
+        .iter()
+        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')));
+    if console {
         return false;
     }
     let form = header("content-type").is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
@@ -826,5 +835,8 @@ mod tests {
         )));
         assert!(!claims(&req("/?Action=ListUsers", &[])));
         assert!(!claims(&req("/", &[("x-amz-target", "TrentService.ListKeys")])));
+        assert!(!claims(&req("/console/s3", &[])));
+        assert!(!claims(&req("/federation?Action=getSigninToken", &[])));
+        assert!(claims(&req("/consoles/k", &[])));
     }
 }

@@ -163,6 +163,10 @@ pub async fn handle(
     remote: SocketAddr,
     vpc: Option<&VpcEndpoint>,
 ) -> Response<Full<Bytes>> {
+    // The console, its sign-in pages and the federation endpoint are routed by path.
+    if let Some(resp) = crate::console::handle(cloud, &req, remote, vpc) {
+        return resp;
+    }
     let request_id = crate::ids::request_id();
     let now = cloud.now();
     let query = req.uri().query().unwrap_or("").to_string();

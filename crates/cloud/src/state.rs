@@ -35,6 +35,10 @@ pub struct State {
     pub sessions: BTreeMap<String, Session>,
     /// S3 buckets by name.
     pub buckets: BTreeMap<String, Bucket>,
+    /// Web console sessions by the SHA-256 (hex) of their cookie.
+    pub console_sessions: BTreeMap<String, crate::console::ConsoleSession>,
+    /// Console sign-in tokens (federation, password reset) by the SHA-256 (hex) of the token.
+    pub signin_tokens: BTreeMap<String, crate::console::SigninToken>,
     /// Incremented by every change; caches compare it.
     pub generation: u64,
 }
@@ -182,6 +186,12 @@ fn read_all(store: &Store) -> Result<State, StoreError> {
                 "login_profile" => insert::<LoginProfile>(&mut state, &data).map_err(corrupt)?,
                 "session" => insert::<Session>(&mut state, &data).map_err(corrupt)?,
                 "bucket" => insert::<Bucket>(&mut state, &data).map_err(corrupt)?,
+                "console_session" => {
+                    insert::<crate::console::ConsoleSession>(&mut state, &data).map_err(corrupt)?
+                }
+                "signin_token" => {
+                    insert::<crate::console::SigninToken>(&mut state, &data).map_err(corrupt)?
+                }
                 _ => {}
             }
         }

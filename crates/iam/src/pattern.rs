@@ -60,15 +60,15 @@ pub(crate) enum Pattern {
 
 impl Pattern {
     /// Builds the pattern from its pieces, choosing the fastest matcher.
-    pub(crate) fn from_pieces(pieces: Vec<Piece>) -> Pattern {
+    pub(crate) fn from_pieces(mut pieces: Vec<Piece>) -> Pattern {
         if pieces.iter().any(|p| matches!(p, Piece::Var(_))) {
             return Pattern::Template(pieces);
         }
-        match pieces.as_slice() {
+        match pieces.as_mut_slice() {
             [] => Pattern::Exact(String::new()),
             [Piece::Star { free: true }] => Pattern::Any,
-            [Piece::Lit(s)] => Pattern::Exact(s.clone()),
-            [Piece::Lit(s), Piece::Star { free: true }] => Pattern::Prefix(s.clone()),
+            [Piece::Lit(s)] => Pattern::Exact(std::mem::take(s)),
+            [Piece::Lit(s), Piece::Star { free: true }] => Pattern::Prefix(std::mem::take(s)),
             _ => Pattern::Atoms(flatten_static(&pieces)),
         }
     }
@@ -316,19 +316,33 @@ pub(crate) fn parse_pieces(
     wildcards: bool,
     arn_segments: bool,
 ) -> Result<Vec<Piece>, String> {
+    // Every special character (`$`, `{`, `}`, `*`, `?`) is ASCII, so scanning bytes keeps
+    // every slice on a character boundary.
+    let bytes = text.as_bytes();
+    let special = |b: u8| (wildcards && (b == b'*' || b == b'?')) || (variables && b == b'$');
+    if !bytes.iter().any(|&b| special(b)) {
+        // The common case: a plain literal, one allocation.
+        let mut pieces = Vec::with_capacity(1);
+        if !text.is_empty() {
+            pieces.push(Piece::Lit(text.to_string()));
+        }
+        if arn_segments && text.starts_with("arn:") {
+            restrict_arn_wildcards(&mut pieces);
+        }
+        return Ok(pieces);
+    }
     let mut pieces: Vec<Piece> = Vec::new();
     let mut lit = String::new();
-    let chars: Vec<char> = text.chars().collect();
     let mut i = 0usize;
-    while let Some(&c) = chars.get(i) {
-        if variables && c == '$' && chars.get(i + 1) == Some(&'{') {
-            let close = chars
+    while let Some(&b) = bytes.get(i) {
+        if variables && b == b'$' && bytes.get(i + 1) == Some(&b'{') {
+            let close = bytes
                 .get(i + 2..)
-                .and_then(|rest| rest.iter().position(|&c| c == '}'))
+                .and_then(|rest| rest.iter().position(|&c| c == b'}'))
                 .map(|p| p + i + 2)
                 .ok_or_else(|| format!("unterminated policy variable in `{text}`: add the closing `}}`"))?;
-            let inner: String = chars.get(i + 2..close).unwrap_or_default().iter().collect();
-            match inner.as_str() {
+            let inner = text.get(i + 2..close).unwrap_or_default();
+            match inner {
                 "*" => lit.push('*'),
                 "?" => lit.push('?'),
                 "$" => lit.push('$'),
@@ -336,25 +350,31 @@ pub(crate) fn parse_pieces(
                     if !lit.is_empty() {
                         pieces.push(Piece::Lit(std::mem::take(&mut lit)));
                     }
-                    pieces.push(Piece::Var(parse_var(&inner, text)?));
+                    pieces.push(Piece::Var(parse_var(inner, text)?));
                 }
             }
             i = close + 1;
             continue;
         }
-        if wildcards && (c == '*' || c == '?') {
+        if wildcards && (b == b'*' || b == b'?') {
             if !lit.is_empty() {
                 pieces.push(Piece::Lit(std::mem::take(&mut lit)));
             }
-            pieces.push(if c == '*' {
+            pieces.push(if b == b'*' {
                 Piece::Star { free: true }
             } else {
                 Piece::One { free: true }
             });
-        } else {
-            lit.push(c);
+            i += 1;
+            continue;
         }
+        // A run of literal text up to the next special character.
+        let run_start = i;
         i += 1;
+        while bytes.get(i).is_some_and(|&c| !special(c)) {
+            i += 1;
+        }
+        lit.push_str(text.get(run_start..i).unwrap_or_default());
     }
     if !lit.is_empty() {
         pieces.push(Piece::Lit(lit));

@@ -332,6 +332,37 @@ struct Compiler<'t> {
 
 type Path<'a> = [Seg<'a>];
 
+/// Deepest path an error can name (`Statement[i].Condition.Op.Key[j]` is 6).
+const MAX_PATH: usize = 12;
+
+/// A path one segment longer than its parent, on the stack (compiling allocates no paths).
+#[derive(Clone, Copy)]
+struct SegPath<'a> {
+    segs: [Seg<'a>; MAX_PATH],
+    len: usize,
+}
+
+impl<'a> std::ops::Deref for SegPath<'a> {
+    type Target = [Seg<'a>];
+
+    fn deref(&self) -> &[Seg<'a>] {
+        self.segs.get(..self.len).unwrap_or(&[])
+    }
+}
+
+/// `path` followed by `seg` (a path deeper than `MAX_PATH` keeps its first segments).
+fn child<'a>(path: &Path<'a>, seg: Seg<'a>) -> SegPath<'a> {
+    let mut out = SegPath {
+        segs: [Seg::Index(0); MAX_PATH],
+        len: 0,
+    };
+    for (slot, s) in out.segs.iter_mut().zip(path.iter().copied().chain([seg])) {
+        *slot = s;
+        out.len += 1;
+    }
+    out
+}
+
 fn format_path(base: &str, path: &Path<'_>) -> String {
     let mut out = base.to_string();
     for seg in path {
@@ -573,7 +604,7 @@ impl<'t> Compiler<'t> {
         ];
         for m in members {
             let key = m.key.as_str();
-            let sub: Vec<Seg<'_>> = path.iter().copied().chain([Seg::Key(key)]).collect();
+            let sub = child(path, Seg::Key(key));
             match key {
                 "Sid" => {
                     let s = m
@@ -751,8 +782,8 @@ impl<'t> Compiler<'t> {
                     .iter()
                     .enumerate()
                     .map(|(i, item)| {
-                        let sub: Vec<Seg<'_>> = path.iter().copied().chain([Seg::Index(i)]).collect();
                         item.as_str().map(|s| (s, item.start)).ok_or_else(|| {
+                            let sub = child(path, Seg::Index(i));
                             self.error(
                                 item.start,
                                 &sub,
@@ -796,7 +827,16 @@ impl<'t> Compiler<'t> {
                     format!("`{s}` is not an action: write `service:Action` (such as `s3:GetObject`) or `*`"),
                 ));
             }
-            let lower = s.to_lowercase();
+            let lower = if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+                s.to_lowercase()
+            } else {
+                s.to_string()
+            };
+            if !lower.contains(['*', '?']) {
+                // A literal action (the common case): no pattern to parse.
+                out.push(Pattern::Exact(lower));
+                continue;
+            }
             let pieces =
                 pattern::parse_pieces(&lower, false, true, false).map_err(|e| self.error(offset, path, e))?;
             out.push(Pattern::from_pieces(pieces));
@@ -859,7 +899,7 @@ impl<'t> Compiler<'t> {
             Json::Object(members) => {
                 let mut entries = Vec::new();
                 for m in members {
-                    let sub: Vec<Seg<'_>> = path.iter().copied().chain([Seg::Key(m.key.as_str())]).collect();
+                    let sub = child(path, Seg::Key(m.key.as_str()));
                     let values = self.strings(&m.value, &sub, &m.key)?;
                     for (v, offset) in values {
                         let entry = match m.key.as_str() {
@@ -922,11 +962,7 @@ impl<'t> Compiler<'t> {
         };
         let mut out = Vec::new();
         for op_member in ops {
-            let op_path: Vec<Seg<'_>> = path
-                .iter()
-                .copied()
-                .chain([Seg::Key(op_member.key.as_str())])
-                .collect();
+            let op_path = child(path, Seg::Key(op_member.key.as_str()));
             let op = condition::parse_operator(&op_member.key)
                 .map_err(|e| self.error(op_member.key_start, &op_path, e))?;
             let Json::Object(keys) = &op_member.value.value else {
@@ -941,11 +977,7 @@ impl<'t> Compiler<'t> {
                 ));
             };
             for key_member in keys {
-                let key_path: Vec<Seg<'_>> = op_path
-                    .iter()
-                    .copied()
-                    .chain([Seg::Key(key_member.key.as_str())])
-                    .collect();
+                let key_path = child(&op_path, Seg::Key(key_member.key.as_str()));
                 let key = key_member.key.as_str();
                 if key.len() > 4
                     && key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
@@ -1018,7 +1050,7 @@ impl<'t> Compiler<'t> {
                     .iter()
                     .enumerate()
                     .map(|(i, item)| {
-                        let sub: Vec<Seg<'_>> = path.iter().copied().chain([Seg::Index(i)]).collect();
+                        let sub = child(path, Seg::Index(i));
                         scalar(item, &sub)
                     })
                     .collect()

@@ -35,7 +35,7 @@ fn no_such_profile(name: &str) -> ApiError {
 }
 
 /// Checks a new password against the password policy (never echoing it).
-fn check_password(password: &str) -> Result<(), ApiError> {
+pub(crate) fn check_password(password: &str) -> Result<(), ApiError> {
     let chars = password.chars().count();
     if chars < PASSWORD_MIN {
         return Err(ApiError::new(
@@ -63,7 +63,7 @@ fn check_password(password: &str) -> Result<(), ApiError> {
 }
 
 /// Hashes a password with Argon2id and a fresh random salt: a PHC string.
-fn hash_password(password: &str) -> Result<String, ApiError> {
+pub(crate) fn hash_password(password: &str) -> Result<String, ApiError> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt)
         .map_err(|e| ApiError::internal(format!("the random generator failed: {e}")))?;
@@ -74,7 +74,6 @@ fn hash_password(password: &str) -> Result<String, ApiError> {
 }
 
 /// Whether `password` is the profile's password (constant-time comparison of the hashes).
-#[allow(dead_code, reason = "used by the console sign-in")]
 pub(crate) fn verify_password(profile: &LoginProfile, password: &str) -> bool {
     Argon2::default()
         .verify_password(password.as_bytes(), profile.password_hash.as_str())
