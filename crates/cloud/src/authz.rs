@@ -610,6 +610,11 @@ pub fn denial_message(caller: &Caller, ask: &Ask<'_>, decision: Decision, layer:
     };
     match (decision, layer) {
         (Decision::ExplicitDeny, l) => format!("{head} with an explicit deny in {}", layer_name(l)),
+        // KMS names the key policy: "… because no resource-based policy allows the kms:… action".
+        (_, Some(Layer::Resource)) if ask.action.starts_with("kms:") => format!(
+            "{head} because no resource-based policy allows the {} action",
+            ask.action
+        ),
         (_, Some(Layer::Resource)) if ask.resource_policy.is_some() => head,
         (_, Some(Layer::PermissionsBoundary)) => {
             format!(

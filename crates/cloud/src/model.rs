@@ -239,3 +239,86 @@ pub struct BucketEncryption {
     /// `BucketKeyEnabled`.
     pub bucket_key_enabled: bool,
 }
+
+/// The state of a KMS key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KmsKeyState {
+    /// Usable in cryptographic operations.
+    Enabled,
+    /// Not usable until enabled again.
+    Disabled,
+    /// Scheduled for deletion; gone at `KmsKey::deletion_date`.
+    PendingDeletion,
+}
+
+impl KmsKeyState {
+    /// AWS's name (`Enabled`, `Disabled`, `PendingDeletion`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KmsKeyState::Enabled => "Enabled",
+            KmsKeyState::Disabled => "Disabled",
+            KmsKeyState::PendingDeletion => "PendingDeletion",
+        }
+    }
+}
+
+/// Key material encrypted under the cloud's KMS master key (base64 of nonce ‖ ciphertext ‖
+/// tag). Never the plaintext material; its `Debug` prints nothing of it either.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrappedMaterial(pub String);
+
+impl std::fmt::Debug for WrappedMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WrappedMaterial(<redacted>)")
+    }
+}
+
+/// A KMS key (symmetric, `SYMMETRIC_DEFAULT`, `ENCRYPT_DECRYPT`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KmsKey {
+    pub account: String,
+    pub region: String,
+    /// The key id (a UUID).
+    pub id: String,
+    pub description: String,
+    pub state: KmsKeyState,
+    /// `CUSTOMER`, or `AWS` for AWS managed keys (`alias/aws/s3`).
+    pub manager: String,
+    pub created: i64,
+    /// When a key pending deletion is deleted (epoch seconds).
+    pub deletion_date: Option<i64>,
+    /// The waiting period of a scheduled deletion, in days.
+    pub pending_window_days: Option<i64>,
+    /// The key policy (the only one, named `default`).
+    pub policy: String,
+    pub tags: Vec<Tag>,
+    /// The 256-bit key material, encrypted at rest.
+    pub material: WrappedMaterial,
+}
+
+impl KmsKey {
+    /// `arn:aws:kms:REGION:ACCOUNT:key/ID`.
+    pub fn arn(&self) -> String {
+        format!("arn:aws:kms:{}:{}:key/{}", self.region, self.account, self.id)
+    }
+}
+
+/// A KMS alias (`alias/NAME`) in an account and region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KmsAlias {
+    pub account: String,
+    pub region: String,
+    /// `alias/NAME` (case-sensitive).
+    pub name: String,
+    /// The key id it points to.
+    pub target: String,
+    pub created: i64,
+    pub updated: i64,
+}
+
+impl KmsAlias {
+    /// `arn:aws:kms:REGION:ACCOUNT:alias/NAME`.
+    pub fn arn(&self) -> String {
+        format!("arn:aws:kms:{}:{}:{}", self.region, self.account, self.name)
+    }
+}

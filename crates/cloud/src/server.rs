@@ -184,6 +184,7 @@ pub async fn handle(
     let service = match detect_service(&req, &params) {
         Some("iam") => Service::Iam,
         Some("sts") => Service::Sts,
+        Some("kms") => return crate::kms::serve(cloud, &req, remote, vpc, now, &request_id),
         Some(other) => {
             return not_implemented(other, &request_id);
         }

@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::model::{AccessKey, Account, Bucket, Group, LoginProfile, ManagedPolicy, Role, Session, User};
+use crate::model::{
+    AccessKey, Account, Bucket, Group, KmsAlias, KmsKey, LoginProfile, ManagedPolicy, Role, Session, User,
+};
 use crate::store::{Change, Store, StoreError};
 
 /// Every entity of the cloud.
@@ -39,6 +41,10 @@ pub struct State {
     pub console_sessions: BTreeMap<String, crate::console::ConsoleSession>,
     /// Console sign-in tokens (federation, password reset) by the SHA-256 (hex) of the token.
     pub signin_tokens: BTreeMap<String, crate::console::SigninToken>,
+    /// KMS keys by key id.
+    pub kms_keys: BTreeMap<String, KmsKey>,
+    /// KMS aliases by `account/region/alias/NAME`.
+    pub kms_aliases: BTreeMap<String, KmsAlias>,
     /// Incremented by every change; caches compare it.
     pub generation: u64,
 }
@@ -86,6 +92,15 @@ entity!(LoginProfile, "login_profile", login_profiles, |e| name_key(
 ));
 entity!(Session, "session", sessions, |e| e.access_key_id.clone());
 entity!(Bucket, "bucket", buckets, |e| e.name.clone());
+entity!(KmsKey, "kms_key", kms_keys, |e| e.id.clone());
+entity!(KmsAlias, "kms_alias", kms_aliases, |e| alias_key(
+    &e.account, &e.region, &e.name
+));
+
+/// The key of a KMS alias: `account/region/alias/NAME` (alias names are case-sensitive).
+pub fn alias_key(account: &str, region: &str, name: &str) -> String {
+    format!("{account}/{region}/{name}")
+}
 
 /// A change in progress: mutations of the (cloned) state, recorded for persistence.
 #[derive(Debug)]
@@ -192,6 +207,8 @@ fn read_all(store: &Store) -> Result<State, StoreError> {
                 "signin_token" => {
                     insert::<crate::console::SigninToken>(&mut state, &data).map_err(corrupt)?
                 }
+                "kms_key" => insert::<KmsKey>(&mut state, &data).map_err(corrupt)?,
+                "kms_alias" => insert::<KmsAlias>(&mut state, &data).map_err(corrupt)?,
                 _ => {}
             }
         }

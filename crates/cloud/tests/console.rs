@@ -1077,7 +1077,7 @@ async fn console_sessions_survive_a_restart() {
 }
 
 #[tokio::test]
-async fn pages_need_a_session_and_s3_kms_pages_say_what_is_missing() {
+async fn pages_need_a_session_and_s3_kms_pages_say_what_is_missing_or_denied() {
     let dir = TempDir::new();
     let s = Server::start(&dir.0);
     let r = get(s.addr, "/console/", None).await;
@@ -1091,10 +1091,15 @@ async fn pages_need_a_session_and_s3_kms_pages_say_what_is_missing() {
 
     user_with_password(&s, "gina", None, false).await;
     let session = signed_in(&s, "gina").await;
-    for page in ["/console/s3", "/console/kms"] {
-        let r = get(s.addr, page, Some(&session)).await;
-        assert!(r.body.contains("does not serve"), "{page}: {}", r.body);
-    }
+    let r = get(s.addr, "/console/s3", Some(&session)).await;
+    assert!(r.body.contains("does not serve"), "/console/s3: {}", r.body);
+    // KMS is served: gina has no policies, so the page shows the API's denial.
+    let r = get(s.addr, "/console/kms", Some(&session)).await;
+    assert!(
+        r.body.contains("is not authorized to perform: kms:ListKeys"),
+        "/console/kms: {}",
+        r.body
+    );
     assert_eq!(get(s.addr, "/console/nope", Some(&session)).await.status, 404);
     // The API still answers on the same listener.
     let who = s

@@ -39,7 +39,7 @@ pub(crate) struct RootArgs {
         env = "PORTEIRO_CLOUD_ROOT_ACCESS_KEY_ID",
         requires = "root_secret_access_key"
     )]
-    root_access_key_id: Option<String>,
+    pub(crate) root_access_key_id: Option<String>,
     /// Root secret access key of the account (generated when absent).
     #[arg(
         long,
@@ -47,11 +47,11 @@ pub(crate) struct RootArgs {
         requires = "root_access_key_id",
         hide_env_values = true
     )]
-    root_secret_access_key: Option<String>,
+    pub(crate) root_secret_access_key: Option<String>,
 }
 
 impl RootArgs {
-    fn credentials(&self) -> Option<RootCredentials> {
+    pub(crate) fn credentials(&self) -> Option<RootCredentials> {
         match (&self.root_access_key_id, &self.root_secret_access_key) {
             (Some(id), Some(secret)) => Some(RootCredentials {
                 access_key_id: id.clone(),

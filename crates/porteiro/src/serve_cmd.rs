@@ -1,0 +1,184 @@
+//! `porteiro serve`: the access manager with embedded defaults — SQLite and the master key
+//! in a data directory, the embedded cloud on its own listener registered as the first
+//! account, the first administrator, the durable scheduler, and the REST API.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use porteiro_cloud::{Cloud, CloudConfig};
+use porteiro_manager::clock::SystemClock;
+use porteiro_manager::connector::AwsConnector;
+use porteiro_manager::manager::{NewAccount, strong_password};
+use porteiro_manager::store::SqliteStore;
+use porteiro_manager::vault::{KeySource, Secret, Vault};
+use porteiro_manager::{Actor, Manager};
+
+use crate::cloud_cmd::RootArgs;
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Where Porteiro keeps its state: `manager.sqlite3`, `master.key`, and `cloud/`.
+    #[arg(long, env = "PORTEIRO_DATA_DIR", default_value = "porteiro-data")]
+    data_dir: PathBuf,
+    /// Address of the REST API (`/api/v1`).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Address of the embedded cloud (default: the API's port + 1).
+    #[arg(long)]
+    cloud_listen: Option<SocketAddr>,
+    /// A file holding the master key (32 bytes, base64). Default: `master.key` in the data
+    /// directory, generated (mode 0600) on first start. `PORTEIRO_MASTER_KEY` may hold the
+    /// key itself.
+    #[arg(long, env = "PORTEIRO_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+    /// Username of the first administrator (created on first start; its password comes from
+    /// `PORTEIRO_ADMIN_PASSWORD` or is generated and printed once).
+    #[arg(long, default_value = "admin")]
+    admin_username: String,
+    /// Id of the embedded cloud's first account (first start; generated when absent).
+    #[arg(long, env = "PORTEIRO_CLOUD_ACCOUNT_ID")]
+    cloud_account_id: Option<String>,
+    #[command(flatten)]
+    root: RootArgs,
+}
+
+pub(crate) fn run(args: ServeArgs) -> ExitCode {
+    match serve(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|e| format!("cannot create data directory {}: {e}", args.data_dir.display()))?;
+    // The database holds sealed secrets and password hashes: the directory is the owner's only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&args.data_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("cannot restrict data directory {}: {e}", args.data_dir.display()))?;
+    }
+    let key_source = match (std::env::var("PORTEIRO_MASTER_KEY").ok(), &args.master_key_file) {
+        (Some(v), _) if !v.is_empty() => KeySource::Value(Secret::new(v)),
+        (_, Some(f)) => KeySource::File(f.clone()),
+        _ => KeySource::DataDir(args.data_dir.clone()),
+    };
+    let vault = Vault::load(&key_source).map_err(|e| e.to_string())?;
+    let (cloud, bootstrap) = Cloud::open(&CloudConfig {
+        data_dir: args.data_dir.join("cloud"),
+        account_id: args.cloud_account_id.clone(),
+        root_credentials: args.root.credentials(),
+    })
+    .map_err(|e| e.to_string())?;
+    let store = SqliteStore::open(&args.data_dir.join("manager.sqlite3")).map_err(|e| e.to_string())?;
+    let clock = Arc::new(SystemClock);
+    let manager = Arc::new(Manager::new(
+        Arc::new(store),
+        vault,
+        Arc::new(AwsConnector::with_clock(clock.clone())),
+        clock,
+    ));
+    let cloud_listen = args
+        .cloud_listen
+        .unwrap_or_else(|| SocketAddr::new(args.listen.ip(), args.listen.port().wrapping_add(1)));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async move {
+        let cloud_listener = tokio::net::TcpListener::bind(cloud_listen)
+            .await
+            .map_err(|e| format!("cannot listen on {cloud_listen} for the embedded cloud: {e} (choose another with --cloud-listen)"))?;
+        let cloud_addr = cloud_listener.local_addr().map_err(|e| e.to_string())?;
+        let api_listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e} (is another process using the port?)", args.listen))?;
+        let api_addr = api_listener.local_addr().map_err(|e| e.to_string())?;
+        say(&format!(
+            "porteiro: embedded cloud on http://{cloud_addr} (accounts: {})",
+            cloud.accounts().join(", ")
+        ));
+        let serving = cloud.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serving.serve(cloud_listener).await {
+                eprintln!("porteiro: the embedded cloud stopped: {e}");
+            }
+        });
+
+        // First start: the administrator, then the embedded cloud as the first account.
+        let (password, generated) = match std::env::var("PORTEIRO_ADMIN_PASSWORD") {
+            Ok(p) if !p.is_empty() => (Secret::new(p), false),
+            _ => (strong_password().map_err(|e| e.to_string())?, true),
+        };
+        let first = manager
+            .bootstrap_admin(&args.admin_username, &password)
+            .await
+            .map_err(|e| e.to_string())?;
+        if first {
+            if generated {
+                // Printed once; only its Argon2id hash is kept.
+                say(&format!(
+                    "porteiro: created administrator {} with password {} (shown once: keep it)",
+                    args.admin_username,
+                    password.expose()
+                ));
+            } else {
+                say(&format!(
+                    "porteiro: created administrator {} (password from PORTEIRO_ADMIN_PASSWORD)",
+                    args.admin_username
+                ));
+            }
+            let root = bootstrap.as_ref().and_then(|b| b.generated.clone()).or_else(|| args.root.credentials());
+            match root {
+                Some(root) => {
+                    let account = manager
+                        .create_account(
+                            &Actor::system(),
+                            NewAccount {
+                                name: "embedded".into(),
+                                endpoint: Some(format!("http://{cloud_addr}")),
+                                region: "us-east-1".into(),
+                                access_key_id: root.access_key_id.clone(),
+                                secret_access_key: Secret::new(root.secret_access_key.clone()),
+                            },
+                        )
+                        .await
+                        .map_err(|e| format!("cannot register the embedded cloud: {e}"))?;
+                    say(&format!(
+                        "porteiro: registered the embedded cloud as account {} ({}, AWS account {}, {:?})",
+                        account.name,
+                        account.id,
+                        account.aws_account_id.as_deref().unwrap_or("?"),
+                        account.status
+                    ));
+                }
+                None => say(
+                    "porteiro: the embedded cloud existed before and its root key is not known here: add it with POST /api/v1/accounts",
+                ),
+            }
+        }
+        tokio::spawn(manager.clone().run_scheduler());
+        say(&format!("porteiro: access manager API on http://{api_addr}/api/v1 (data: {})", args.data_dir.display()));
+        tokio::select! {
+            r = porteiro_manager::api::serve(manager, api_listener) => r.map_err(|e| format!("the API server stopped: {e}")),
+            _ = tokio::signal::ctrl_c() => {
+                say("porteiro: shutting down");
+                Ok(())
+            }
+        }
+    })
+}
