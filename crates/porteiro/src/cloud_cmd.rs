@@ -9,7 +9,7 @@ use porteiro_cloud::{Cloud, CloudConfig, RootCredentials, VpcEndpoint};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CloudCommand {
-    /// Serve the embedded cloud (IAM and STS over AWS's wire protocols, SigV4).
+    /// Serve the embedded cloud (IAM, STS and S3 over AWS's wire protocols, SigV4).
     Serve(ServeArgs),
     /// Accounts of the embedded cloud.
     #[command(subcommand)]
