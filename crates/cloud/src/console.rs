@@ -121,7 +121,7 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>) -> String {
 
 /// Serves the request when its path belongs to the console, its sign-in pages or the
 /// federation endpoint; `None` otherwise (the API handles it).
-pub fn handle(
+pub async fn handle(
     cloud: &Cloud,
     req: &Request<Bytes>,
     remote: SocketAddr,
@@ -155,7 +155,7 @@ pub fn handle(
     } else if ours("/signin") {
         signin::handle(&r, &path)
     } else {
-        pages::handle(&r, &path)
+        pages::handle(&r, &path).await
     };
     Some(html::secure(resp))
 }

@@ -17,6 +17,7 @@ pub mod body;
 mod buckets;
 mod multipart;
 mod objects;
+mod sse;
 pub mod store;
 mod xml_in;
 
@@ -301,6 +302,8 @@ enum Auth {
     V2,
     /// No signature.
     Anonymous,
+    /// A signed-in console session acting in process (see [`call_as`]); the body is plain.
+    Console,
 }
 
 /// Everything an operation needs.
@@ -560,6 +563,50 @@ where
     }
     h.insert(hyper::header::SERVER, HeaderValue::from_static("Porteiro"));
     resp
+}
+
+/// Runs one S3 operation in process as `caller`, for the console: the same dispatch and
+/// authorization as a signed request (the console has authenticated the session), the reply
+/// collected. The request's URI is path-style (`/bucket/key`, percent-encoded, with its query).
+/// Returns the status, content type and body of a success, or S3's error as an [`ApiError`].
+///
+/// [`ApiError`]: crate::protocol::ApiError
+pub(crate) async fn call_as(
+    cloud: &Cloud,
+    caller: &Caller,
+    info: &RequestInfo,
+    req: Request<Bytes>,
+) -> Result<(u16, String, Bytes), crate::protocol::ApiError> {
+    let (parts, body) = req.into_parts();
+    let ctx = Ctx {
+        cloud,
+        state: cloud.shared.snapshot(),
+        caller: Some(caller.clone()),
+        info: info.clone(),
+        method: parts.method,
+        headers: parts.headers,
+        query: crate::protocol::form_decode(parts.uri.query().unwrap_or("")),
+        target: target(None, parts.uri.path()),
+        auth: Auth::Console,
+    };
+    let to_api = |e: S3Error| crate::protocol::ApiError::new(e.status, &e.code, e.message);
+    let resp = dispatch(&ctx, http_body_util::Full::new(body))
+        .await
+        .map_err(to_api)?;
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("binary/octet-stream")
+        .to_string();
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .map_err(|e| {
+            crate::protocol::ApiError::new(500, "InternalError", format!("reading the object failed: {e}"))
+        })?
+        .to_bytes();
+    Ok((status, content_type, body))
 }
 
 async fn run<B>(

@@ -164,7 +164,7 @@ pub async fn handle(
     vpc: Option<&VpcEndpoint>,
 ) -> Response<Full<Bytes>> {
     // The console, its sign-in pages and the federation endpoint are routed by path.
-    if let Some(resp) = crate::console::handle(cloud, &req, remote, vpc) {
+    if let Some(resp) = crate::console::handle(cloud, &req, remote, vpc).await {
         return resp;
     }
     let request_id = crate::ids::request_id();

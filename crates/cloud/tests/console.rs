@@ -135,6 +135,31 @@ impl Server {
         aws_sdk_sts::Client::from_conf(conf)
     }
 
+    fn s3(&self, c: &Creds) -> aws_sdk_s3::Client {
+        let creds = aws_sdk_s3::config::Credentials::new(&c.ak, &c.sk, c.token.clone(), None, "test");
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .force_path_style(true)
+            .credentials_provider(creds)
+            .http_client(self.http.clone())
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    fn kms(&self, c: &Creds) -> aws_sdk_kms::Client {
+        let creds = aws_sdk_kms::config::Credentials::new(&c.ak, &c.sk, c.token.clone(), None, "test");
+        let conf = aws_sdk_kms::Config::builder()
+            .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+            .region(aws_sdk_kms::config::Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .credentials_provider(creds)
+            .http_client(self.http.clone())
+            .build();
+        aws_sdk_kms::Client::from_conf(conf)
+    }
+
     fn root_iam(&self) -> aws_sdk_iam::Client {
         self.iam(&Creds::root())
     }
@@ -1094,9 +1119,14 @@ async fn pages_need_a_session_and_s3_kms_pages_say_what_is_missing_or_denied() {
 
     user_with_password(&s, "gina", None, false).await;
     let session = signed_in(&s, "gina").await;
+    // gina has no policies: the S3 and KMS pages show the API's denials.
     let r = get(s.addr, "/console/s3", Some(&session)).await;
-    assert!(r.body.contains("does not serve"), "/console/s3: {}", r.body);
-    // KMS is served: gina has no policies, so the page shows the API's denial.
+    assert!(
+        r.body
+            .contains("is not authorized to perform: s3:ListAllMyBuckets"),
+        "/console/s3: {}",
+        r.body
+    );
     let r = get(s.addr, "/console/kms", Some(&session)).await;
     assert!(
         r.body.contains("is not authorized to perform: kms:ListKeys"),
@@ -1212,5 +1242,158 @@ async fn rendered_values_are_escaped_and_uploads_are_csrf_checked() {
         upload(&csrf),
     )
     .await;
-    assert!(r.body.contains("cannot call PutObject"), "{}", r.body);
+    // The bucket does not exist; S3 says so once.
+    assert_eq!(
+        r.body.matches("The specified bucket does not exist").count(),
+        1,
+        "{}",
+        r.body
+    );
+}
+
+/// A multipart/form-data upload form: (content type, body).
+fn upload_form(csrf: &str, key: &str, filename: &str, data: &str) -> (String, Vec<u8>) {
+    let body = format!(
+        "--B0und\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--B0und\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n{key}\r\n--B0und\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: text/plain\r\n\r\n{data}\r\n--B0und--\r\n"
+    );
+    ("multipart/form-data; boundary=B0und".into(), body.into_bytes())
+}
+
+#[tokio::test]
+async fn s3_pages_browse_upload_download_and_delete_as_the_signed_in_user() {
+    let dir = TempDir::new();
+    let s = Server::start(&dir.0);
+    let s3 = s.s3(&Creds::root());
+    s3.create_bucket().bucket("photos").send().await.expect("bucket");
+    s3.create_bucket().bucket("private").send().await.expect("bucket");
+    // ivo may use the photos bucket only.
+    let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::photos"},
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+         "Resource": "arn:aws:s3:::photos/*"}]})
+    .to_string();
+    user_with_password(&s, "ivo", Some(&doc), false).await;
+    let session = signed_in(&s, "ivo").await;
+
+    let r = get(s.addr, "/console/s3", Some(&session)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("href=\"/console/s3/photos\""), "{}", r.body);
+    assert!(r.body.contains("href=\"/console/s3/private\""), "{}", r.body);
+    let r = get(s.addr, "/console/s3/private", Some(&session)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body
+            .contains("is not authorized to perform: s3:ListBucket on resource: arn:aws:s3:::private"),
+        "{}",
+        r.body
+    );
+
+    // Upload into a folder, then see it as a folder and as an object under it.
+    let page = get(s.addr, "/console/s3/photos", Some(&session)).await;
+    let csrf = page.hidden("csrf");
+    let cookie = format!("porteiro_console={session}");
+    let (ct, body) = upload_form(&csrf, "trips/", "día 1.txt", "hello from the console");
+    let r = send(
+        s.addr,
+        "POST",
+        "/console/s3/photos/upload",
+        &[("cookie", cookie.as_str()), ("content-type", ct.as_str())],
+        body,
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let stored = s3
+        .get_object()
+        .bucket("photos")
+        .key("trips/día 1.txt")
+        .send()
+        .await
+        .expect("the object is in S3");
+    assert_eq!(stored.content_type(), Some("text/plain"));
+    let r = get(s.addr, "/console/s3/photos", Some(&session)).await;
+    assert!(r.body.contains("trips/"), "{}", r.body);
+    let r = get(s.addr, "/console/s3/photos?prefix=trips%2F", Some(&session)).await;
+    assert!(r.body.contains("trips/día 1.txt"), "{}", r.body);
+
+    let r = get(
+        s.addr,
+        &format!("/console/s3/photos/object?key={}", enc("trips/día 1.txt")),
+        Some(&session),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, "hello from the console");
+    assert!(
+        r.header("content-disposition").starts_with("attachment;"),
+        "{:?}",
+        r.headers
+    );
+
+    let r = post(
+        s.addr,
+        "/console/s3/photos/delete",
+        &cookie,
+        &[("csrf", &csrf), ("key", "trips/día 1.txt")],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(
+        s3.head_object()
+            .bucket("photos")
+            .key("trips/día 1.txt")
+            .send()
+            .await
+            .is_err(),
+        "deleted"
+    );
+}
+
+#[tokio::test]
+async fn s3_console_reads_sse_kms_objects_only_with_the_key() {
+    let dir = TempDir::new();
+    let s = Server::start(&dir.0);
+    let s3 = s.s3(&Creds::root());
+    s3.create_bucket().bucket("sealed").send().await.expect("bucket");
+    s3.put_object()
+        .bucket("sealed")
+        .key("note.txt")
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"under aws/s3"))
+        .send()
+        .await
+        .expect("SSE-KMS put");
+    let reader = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": "*"}]})
+    .to_string();
+    // The AWS managed key aws/s3 lets every principal of the account use it through S3.
+    user_with_password(&s, "joao", Some(&reader), false).await;
+    let session = signed_in(&s, "joao").await;
+    let r = get(s.addr, "/console/s3/sealed/object?key=note.txt", Some(&session)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, "under aws/s3");
+
+    // A customer managed key whose policy leaves it to IAM: without kms:Decrypt the download
+    // shows KMS's denial on the object's page.
+    let kms = s.kms(&Creds::root());
+    let key = kms.create_key().send().await.expect("key");
+    let key_arn = key.key_metadata().and_then(|m| m.arn()).expect("arn").to_string();
+    s3.put_object()
+        .bucket("sealed")
+        .key("cmk.txt")
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+        .ssekms_key_id(&key_arn)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"customer key"))
+        .send()
+        .await
+        .expect("SSE-KMS put");
+    let r = get(s.addr, "/console/s3/sealed/object?key=cmk.txt", Some(&session)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body.contains(&format!(
+            "is not authorized to perform: kms:Decrypt on resource: {key_arn}"
+        )),
+        "{}",
+        r.body
+    );
 }

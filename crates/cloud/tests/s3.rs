@@ -1068,7 +1068,24 @@ async fn bucket_encryption_is_stored_and_applied_to_new_objects() {
         s3.get_bucket_encryption().bucket("enc").send().await,
         "ServerSideEncryptionConfigurationNotFoundError",
     );
-    let key_arn = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    // A real key: objects put under the default are sealed with its data keys.
+    let kms = aws_sdk_kms::Client::from_conf(
+        aws_sdk_kms::Config::builder()
+            .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+            .region(aws_sdk_kms::config::Region::new("us-east-1"))
+            .endpoint_url(&srv.url)
+            .credentials_provider(aws_sdk_kms::config::Credentials::new(
+                ROOT_AK, ROOT_SK, None, None, "test",
+            ))
+            .http_client(srv.http.clone())
+            .build(),
+    );
+    let created = ok(kms.create_key().send().await);
+    let key_arn = created
+        .key_metadata()
+        .and_then(|m| m.arn())
+        .expect("key arn")
+        .to_string();
     ok(s3
         .put_bucket_encryption()
         .bucket("enc")
@@ -1409,6 +1426,41 @@ async fn sse_condition_keys_in_policies() {
         "AccessDenied",
     );
     assert!(msg.contains("explicit deny"), "{msg}");
+    // Without the key, nothing is written; with it (by alias), S3 names the key's ARN.
+    fail_with(
+        s3.put_object()
+            .bucket("ssecond")
+            .key("kms")
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id("alias/app")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await,
+        "KMS.NotFoundException",
+    );
+    let kms = aws_sdk_kms::Client::from_conf(
+        aws_sdk_kms::Config::builder()
+            .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+            .region(aws_sdk_kms::config::Region::new("us-east-1"))
+            .endpoint_url(&srv.url)
+            .credentials_provider(aws_sdk_kms::config::Credentials::new(
+                ROOT_AK, ROOT_SK, None, None, "test",
+            ))
+            .http_client(srv.http.clone())
+            .build(),
+    );
+    let created = ok(kms.create_key().send().await);
+    let key_arn = created
+        .key_metadata()
+        .and_then(|m| m.arn())
+        .expect("key arn")
+        .to_string();
+    ok(kms
+        .create_alias()
+        .alias_name("alias/app")
+        .target_key_id(&key_arn)
+        .send()
+        .await);
     let put = ok(s3
         .put_object()
         .bucket("ssecond")
@@ -1418,7 +1470,7 @@ async fn sse_condition_keys_in_policies() {
         .body(ByteStream::from_static(b"x"))
         .send()
         .await);
-    assert_eq!(put.ssekms_key_id(), Some("alias/app"));
+    assert_eq!(put.ssekms_key_id(), Some(key_arn.as_str()));
     let head = ok(s3.head_object().bucket("ssecond").key("kms").send().await);
     assert_eq!(head.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
 }

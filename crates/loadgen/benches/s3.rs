@@ -1,6 +1,7 @@
 //! S3 throughput of the embedded cloud (or any S3 endpoint, such as moto's server):
 //! small-object PutObject and GetObject requests per second over N concurrent keep-alive
-//! connections, then one 64 MiB PutObject and GetObject (MiB/s). Every request is freshly
+//! connections (GetObject also of SSE-KMS objects), then one 64 MiB PutObject and GetObject
+//! (MiB/s), plain and SSE-KMS. Every request is freshly
 //! SigV4-signed with `porteiro-sigv4` (payload hash signed, as awscli does over http).
 //!
 //! Without arguments (as `cargo bench` runs it) it opens a cloud in a temporary directory and
@@ -47,6 +48,18 @@ fn request(
     body: Bytes,
     sha: Option<&str>,
 ) -> Result<hyper::Request<Full<Bytes>>, String> {
+    request_with(t, method, path, body, sha, &[])
+}
+
+/// [`request`] with extra signed headers (such as `x-amz-server-side-encryption`).
+fn request_with(
+    t: &Target,
+    method: &str,
+    path: &str,
+    body: Bytes,
+    sha: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Result<hyper::Request<Full<Bytes>>, String> {
     let owned_sha;
     let sha = match sha {
         Some(s) => s,
@@ -55,7 +68,8 @@ fn request(
             &owned_sha
         }
     };
-    let headers = vec![("host", t.host.as_str()), ("x-amz-content-sha256", sha)];
+    let mut headers = vec![("host", t.host.as_str()), ("x-amz-content-sha256", sha)];
+    headers.extend_from_slice(extra);
     let params = SigningParams::new(Credentials::new(&t.ak, &t.sk, None), "us-east-1", "s3", now());
     let signed = porteiro_sigv4::sign(&porteiro_sigv4::Request::new(method, path, "", &headers), &params)
         .map_err(|e| format!("signing failed: {e}"))?;
@@ -64,6 +78,9 @@ fn request(
         .uri(path)
         .header("host", &t.host)
         .header("content-length", body.len());
+    for (k, v) in extra {
+        b = b.header(*k, *v);
+    }
     for (k, v) in signed.headers() {
         b = b.header(k, v);
     }
@@ -114,6 +131,7 @@ async fn once(t: &Target, req: hyper::Request<Full<Bytes>>) -> Result<(u16, Byte
 /// Runs `op` on `concurrency` connections for `duration`; returns (ok requests, errors, first error).
 async fn run_rps(
     t: Arc<Target>,
+    prefix: &'static str,
     get: bool,
     concurrency: usize,
     duration: Duration,
@@ -135,7 +153,7 @@ async fn run_rps(
             };
             let mut i = 0u64;
             while Instant::now() < end {
-                let key = format!("/{BUCKET}/small/{c}/{}", if get { 0 } else { i });
+                let key = format!("/{BUCKET}/{prefix}/{c}/{}", if get { 0 } else { i });
                 let req = if get {
                     request(&t, "GET", &key, Bytes::new(), None)
                 } else {
@@ -200,34 +218,53 @@ async fn bench(
             String::from_utf8_lossy(&body)
         ));
     }
-    // Objects for the GET phase.
-    for c in 0..concurrency {
-        let (status, body) = once(
-            &t,
-            request(
+    // Objects for the GET phases: plain, and SSE-KMS under the AWS managed key aws/s3 (each
+    // GET of those asks KMS to decrypt the data key as a forward access session).
+    const KMS: &[(&str, &str)] = &[("x-amz-server-side-encryption", "aws:kms")];
+    for (prefix, extra) in [("small", &[][..]), ("small-kms", KMS)] {
+        for c in 0..concurrency {
+            let (status, body) = once(
                 &t,
-                "PUT",
-                &format!("/{BUCKET}/small/{c}/0"),
-                Bytes::from(vec![b'x'; size]),
-                None,
-            )?,
-        )
-        .await?;
-        if status != 200 {
-            return Err(format!(
-                "PutObject: status {status}: {}",
-                String::from_utf8_lossy(&body)
-            ));
+                request_with(
+                    &t,
+                    "PUT",
+                    &format!("/{BUCKET}/{prefix}/{c}/0"),
+                    Bytes::from(vec![b'x'; size]),
+                    None,
+                    extra,
+                )?,
+            )
+            .await?;
+            if status != 200 {
+                return Err(format!(
+                    "PutObject ({prefix}): status {status}: {}",
+                    String::from_utf8_lossy(&body)
+                ));
+            }
         }
     }
-    for (name, get) in [("PutObject", false), ("GetObject", true)] {
-        let (ok, err, first) = run_rps(t.clone(), get, concurrency, duration, size).await;
+    let mut get_rps = [0f64; 2];
+    for (name, prefix, get) in [
+        ("PutObject", "small", false),
+        ("GetObject", "small", true),
+        ("GetObject SSE-KMS", "small-kms", true),
+    ] {
+        let (ok, err, first) = run_rps(t.clone(), prefix, get, concurrency, duration, size).await;
+        let rps = ok as f64 / duration.as_secs_f64();
+        if get {
+            get_rps[usize::from(prefix != "small")] = rps;
+        }
         println!(
-            "{label:<10} {name:<10} {size} B x {concurrency} conns: {:>8.0} req/s ({ok} ok, {err} errors){}",
-            ok as f64 / duration.as_secs_f64(),
+            "{label:<10} {name:<17} {size} B x {concurrency} conns: {rps:>8.0} req/s ({ok} ok, {err} errors){}",
             first
                 .map(|e| format!("; first error: {}", e.chars().take(200).collect::<String>()))
                 .unwrap_or_default()
+        );
+    }
+    if get_rps[1] > 0.0 {
+        println!(
+            "{label:<10} SSE-KMS GetObject costs {:.2}x a plain GetObject",
+            get_rps[0] / get_rps[1]
         );
     }
     let big: Bytes = (0..big_mib * 1024 * 1024)
@@ -254,6 +291,32 @@ async fn bench(
     let mib = big_mib as f64;
     println!(
         "{label:<10} {big_mib} MiB PutObject: {:>7.1} MiB/s ({:.2} s); GetObject: {:>7.1} MiB/s ({:.2} s)",
+        mib / put.as_secs_f64(),
+        put.as_secs_f64(),
+        mib / get.as_secs_f64(),
+        get.as_secs_f64()
+    );
+    let path = format!("/{BUCKET}/big-kms.bin");
+    let started = Instant::now();
+    let (status, body) = once(&t, request_with(&t, "PUT", &path, big.clone(), Some(&sha), KMS)?).await?;
+    let put = started.elapsed();
+    if status != 200 {
+        return Err(format!(
+            "big SSE-KMS PutObject: status {status}: {}",
+            String::from_utf8_lossy(&body)
+        ));
+    }
+    let started = Instant::now();
+    let (status, body) = once(&t, request(&t, "GET", &path, Bytes::new(), None)?).await?;
+    let get = started.elapsed();
+    if status != 200 || body != big {
+        return Err(format!(
+            "big SSE-KMS GetObject: status {status}, {} bytes",
+            body.len()
+        ));
+    }
+    println!(
+        "{label:<10} {big_mib} MiB SSE-KMS PutObject: {:>7.1} MiB/s ({:.2} s); GetObject: {:>7.1} MiB/s ({:.2} s)",
         mib / put.as_secs_f64(),
         put.as_secs_f64(),
         mib / get.as_secs_f64(),

@@ -1,5 +1,5 @@
 //! The console's dispatcher: every console page acts through the same operation functions the
-//! API calls (`iam::handle`, `sts::handle`, and KMS and S3 as soon as they exist), with the same
+//! API calls (`iam::handle`, `sts::handle`, `kms::dispatch`, `s3::call_as`), with the same
 //! [`Ctx`]/[`Caller`] the API path builds, so the engine authorizes every action of the
 //! signed-in principal and a denial carries the API's exact message.
 //!
@@ -128,29 +128,96 @@ impl Api<'_> {
         crate::kms::dispatch(&k, op, &crate::kms::Body::from_value(request)).map_err(crate::kms::to_kms)
     }
 
-    /// An S3 operation. Hook: when the S3 service is part of the cloud, this runs the S3
-    /// operation for `call` as this caller (the same authorization as a signed request);
-    /// until then it answers that S3 is not served.
-    pub fn s3(&self, call: S3Call) -> Result<S3Reply, ApiError> {
-        let op = match call {
-            S3Call::ListBuckets => "ListBuckets",
-            S3Call::ListObjects { .. } => "ListObjectsV2",
-            S3Call::PutObject { .. } => "PutObject",
-            S3Call::GetObject { .. } => "GetObject",
-            S3Call::DeleteObject { .. } => "DeleteObject",
+    /// An S3 operation, run by `s3::call_as` as this caller (the same dispatch and
+    /// authorization as a signed request, SSE-KMS included).
+    pub async fn s3(&self, call: S3Call) -> Result<S3Reply, ApiError> {
+        let mut content_type = None;
+        let (method, path, query, body) = match call {
+            S3Call::ListBuckets => (
+                hyper::Method::GET,
+                "/".to_string(),
+                String::new(),
+                bytes::Bytes::new(),
+            ),
+            S3Call::ListObjects { bucket, prefix } => (
+                hyper::Method::GET,
+                format!("/{}", path_enc(&bucket)),
+                form(&[("list-type", "2"), ("prefix", &prefix), ("delimiter", "/")]),
+                bytes::Bytes::new(),
+            ),
+            S3Call::PutObject {
+                bucket,
+                key,
+                content_type: ct,
+                body,
+            } => {
+                content_type = Some(ct);
+                (
+                    hyper::Method::PUT,
+                    object_path(&bucket, &key)?,
+                    String::new(),
+                    body,
+                )
+            }
+            S3Call::GetObject { bucket, key } => (
+                hyper::Method::GET,
+                object_path(&bucket, &key)?,
+                String::new(),
+                bytes::Bytes::new(),
+            ),
+            S3Call::DeleteObject { bucket, key } => (
+                hyper::Method::DELETE,
+                object_path(&bucket, &key)?,
+                String::new(),
+                bytes::Bytes::new(),
+            ),
         };
-        Err(not_served("S3", op))
+        let uri = if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{query}")
+        };
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(&uri)
+            .header(hyper::header::CONTENT_LENGTH, body.len());
+        if let Some(ct) = content_type.filter(|ct| hyper::header::HeaderValue::from_str(ct).is_ok()) {
+            req = req.header(hyper::header::CONTENT_TYPE, ct);
+        }
+        let req = req
+            .body(body)
+            .map_err(|e| ApiError::validation(format!("the request cannot be built: {e}")))?;
+        let (status, content_type, body) =
+            crate::s3::call_as(self.cloud, self.caller, self.info, req).await?;
+        Ok(S3Reply {
+            status,
+            content_type,
+            body,
+        })
     }
 }
 
-fn not_served(service: &str, op: &str) -> ApiError {
-    ApiError::new(
-        501,
-        "NotImplemented",
-        format!(
-            "Porteiro's embedded cloud does not serve {service} yet, so the console cannot call {op}: this page works as soon as the {service} service is part of the cloud"
-        ),
-    )
+/// `/bucket/key` with each part percent-encoded (the key's `/` kept).
+fn object_path(bucket: &str, key: &str) -> Result<String, ApiError> {
+    if key.is_empty() {
+        return Err(ApiError::validation(
+            "an object key is needed: type one, or choose a file",
+        ));
+    }
+    Ok(format!("/{}/{}", path_enc(bucket), path_enc(key)))
+}
+
+/// Percent-encodes everything but unreserved characters and `/`.
+fn path_enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 // ---- reading Query XML responses ----

@@ -15,7 +15,7 @@ use crate::protocol::{ApiError, percent_decode};
 
 type Resp = Response<Full<Bytes>>;
 
-pub(super) fn handle(r: &Req<'_>, path: &str) -> Resp {
+pub(super) async fn handle(r: &Req<'_>, path: &str) -> Resp {
     match path {
         "/console/static/console.css" => return asset("text/css; charset=utf-8", html::CSS),
         "/console/static/console.js" => return asset("text/javascript; charset=utf-8", html::JS),
@@ -62,11 +62,11 @@ pub(super) fn handle(r: &Req<'_>, path: &str) -> Resp {
         (true, ["iam", "users", name, "delete"]) => delete_user(&p, name),
         (false, ["iam", "roles"]) => roles(&p),
         (false, ["iam", "roles", name]) => role(&p, name),
-        (false, ["s3"]) => buckets(&p),
-        (false, ["s3", bucket]) => objects(&p, bucket, None),
-        (false, ["s3", bucket, "object"]) => download(&p, bucket),
-        (true, ["s3", bucket, "upload"]) => upload(&p, bucket),
-        (true, ["s3", bucket, "delete"]) => delete_object(&p, bucket),
+        (false, ["s3"]) => buckets(&p).await,
+        (false, ["s3", bucket]) => objects(&p, bucket, None).await,
+        (false, ["s3", bucket, "object"]) => download(&p, bucket).await,
+        (true, ["s3", bucket, "upload"]) => upload(&p, bucket).await,
+        (true, ["s3", bucket, "delete"]) => delete_object(&p, bucket).await,
         (false, ["kms"]) => keys(&p),
         (false, ["kms", id]) => key_page(&p, id),
         _ => p.render(
@@ -261,7 +261,10 @@ fn users(p: &Page<'_>, problem: Option<&ApiError>, status: StatusCode) -> Resp {
             body.push_str("</tbody></table>");
         }
         Err(e) => {
-            body.push_str(&err(&e));
+            // The listing failing for the reason the action did is said once.
+            if problem.is_none_or(|p| p.code != e.code) {
+                body.push_str(&err(&e));
+            }
             if status == StatusCode::OK {
                 status = status_of(&e);
             }
@@ -308,7 +311,10 @@ fn user(p: &Page<'_>, name: &str, problem: Option<&ApiError>) -> Resp {
             esc(&text(&xml, "CreateDate").unwrap_or_default()),
         )),
         Err(e) => {
-            body.push_str(&err(&e));
+            // The listing failing for the reason the action did is said once.
+            if problem.is_none_or(|p| p.code != e.code) {
+                body.push_str(&err(&e));
+            }
             if status == StatusCode::OK {
                 status = status_of(&e);
             }
@@ -474,8 +480,8 @@ fn role(p: &Page<'_>, name: &str) -> Resp {
 
 // ---- S3 ----
 
-fn buckets(p: &Page<'_>) -> Resp {
-    match p.api().s3(S3Call::ListBuckets) {
+async fn buckets(p: &Page<'_>) -> Resp {
+    match p.api().s3(S3Call::ListBuckets).await {
         Ok(reply) => {
             let xml = String::from_utf8_lossy(&reply.body);
             let mut body = String::from(
@@ -497,14 +503,18 @@ fn buckets(p: &Page<'_>) -> Resp {
     }
 }
 
-fn objects(p: &Page<'_>, bucket: &str, problem: Option<&ApiError>) -> Resp {
+async fn objects(p: &Page<'_>, bucket: &str, problem: Option<&ApiError>) -> Resp {
     let prefix = p.r.params.get("prefix").unwrap_or("").to_string();
     let mut body = problem.map(err).unwrap_or_default();
     let mut status = problem.map_or(StatusCode::OK, status_of);
-    match p.api().s3(S3Call::ListObjects {
-        bucket: bucket.to_string(),
-        prefix: prefix.clone(),
-    }) {
+    match p
+        .api()
+        .s3(S3Call::ListObjects {
+            bucket: bucket.to_string(),
+            prefix: prefix.clone(),
+        })
+        .await
+    {
         Ok(reply) => {
             let xml = String::from_utf8_lossy(&reply.body);
             body.push_str(
@@ -534,7 +544,10 @@ fn objects(p: &Page<'_>, bucket: &str, problem: Option<&ApiError>) -> Resp {
             body.push_str("</tbody></table>");
         }
         Err(e) => {
-            body.push_str(&err(&e));
+            // The listing failing for the reason the action did is said once.
+            if problem.is_none_or(|p| p.code != e.code) {
+                body.push_str(&err(&e));
+            }
             if status == StatusCode::OK {
                 status = status_of(&e);
             }
@@ -558,12 +571,16 @@ fn objects(p: &Page<'_>, bucket: &str, problem: Option<&ApiError>) -> Resp {
     p.render(status, &format!("S3 bucket {bucket}"), &body)
 }
 
-fn download(p: &Page<'_>, bucket: &str) -> Resp {
+async fn download(p: &Page<'_>, bucket: &str) -> Resp {
     let key = p.r.params.get("key").unwrap_or("").to_string();
-    match p.api().s3(S3Call::GetObject {
-        bucket: bucket.to_string(),
-        key: key.clone(),
-    }) {
+    match p
+        .api()
+        .s3(S3Call::GetObject {
+            bucket: bucket.to_string(),
+            key: key.clone(),
+        })
+        .await
+    {
         Ok(reply) => {
             let mut resp = html::respond(StatusCode::OK, "application/octet-stream", reply.body);
             if let Ok(v) = HeaderValue::from_str(&reply.content_type) {
@@ -576,22 +593,26 @@ fn download(p: &Page<'_>, bucket: &str) -> Resp {
             }
             resp
         }
-        Err(e) => objects(p, bucket, Some(&e)),
+        Err(e) => objects(p, bucket, Some(&e)).await,
     }
 }
 
-fn delete_object(p: &Page<'_>, bucket: &str) -> Resp {
+async fn delete_object(p: &Page<'_>, bucket: &str) -> Resp {
     let key = p.r.params.get("key").unwrap_or("").to_string();
-    match p.api().s3(S3Call::DeleteObject {
-        bucket: bucket.to_string(),
-        key,
-    }) {
+    match p
+        .api()
+        .s3(S3Call::DeleteObject {
+            bucket: bucket.to_string(),
+            key,
+        })
+        .await
+    {
         Ok(_) => html::redirect(StatusCode::SEE_OTHER, &format!("/console/s3/{}", enc(bucket))),
-        Err(e) => objects(p, bucket, Some(&e)),
+        Err(e) => objects(p, bucket, Some(&e)).await,
     }
 }
 
-fn upload(p: &Page<'_>, bucket: &str) -> Resp {
+async fn upload(p: &Page<'_>, bucket: &str) -> Resp {
     let content_type =
         p.r.http
             .headers()
@@ -614,7 +635,7 @@ fn upload(p: &Page<'_>, bucket: &str) -> Resp {
         return csrf_refused();
     }
     let Some(file) = field("file") else {
-        return objects(p, bucket, Some(&ApiError::validation("choose a file to upload")));
+        return objects(p, bucket, Some(&ApiError::validation("choose a file to upload"))).await;
     };
     let typed = field("key")
         .map(|x| String::from_utf8_lossy(&x.data).trim().to_string())
@@ -625,17 +646,21 @@ fn upload(p: &Page<'_>, bucket: &str) -> Resp {
     } else {
         typed
     };
-    match p.api().s3(S3Call::PutObject {
-        bucket: bucket.to_string(),
-        key,
-        content_type: file
-            .content_type
-            .clone()
-            .unwrap_or_else(|| "application/octet-stream".into()),
-        body: file.data.clone(),
-    }) {
+    match p
+        .api()
+        .s3(S3Call::PutObject {
+            bucket: bucket.to_string(),
+            key,
+            content_type: file
+                .content_type
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".into()),
+            body: file.data.clone(),
+        })
+        .await
+    {
         Ok(_) => html::redirect(StatusCode::SEE_OTHER, &format!("/console/s3/{}", enc(bucket))),
-        Err(e) => objects(p, bucket, Some(&e)),
+        Err(e) => objects(p, bucket, Some(&e)).await,
     }
 }
 

@@ -444,6 +444,14 @@ impl FileBody {
         });
         FileBody { rx, remaining: len }
     }
+
+    /// A body of `len` bytes fed by a producer over `rx` (an error ends it).
+    pub fn from_channel(
+        rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
+        len: u64,
+    ) -> FileBody {
+        FileBody { rx, remaining: len }
+    }
 }
 
 impl Body for FileBody {

@@ -160,7 +160,7 @@ async fn upload_part_copy(ctx: &Ctx<'_>, upload: &Upload, number: u32) -> Reply 
         }
     };
     let (id, guard, md5) =
-        super::objects::copy_data(ctx, ctx.cloud.s3.data_path(&src.file), start, len).await?;
+        super::objects::copy_object_data(ctx, &src, &src_bucket.name, &src_key, start, len).await?;
     ctx.cloud.s3.install(&id, &guard.0).map_err(S3Error::io)?;
     let part = Part {
         number,
@@ -272,8 +272,18 @@ pub async fn complete(ctx: &Ctx<'_>, body: &[u8]) -> Reply {
     .await
     .map_err(|e| S3Error::new(500, "InternalError", format!("assembling the object failed: {e}")))?
     .map_err(S3Error::io)?;
-    ctx.cloud.s3.install(&id, &guard.0).map_err(S3Error::io)?;
     let mut meta = upload.meta.clone();
+    // SSE-KMS: the assembled object is sealed under a new data key asked for as the caller.
+    let id = match meta.sse.as_mut() {
+        Some(s) if super::sse::is_kms(Some(s)) => {
+            let dk = super::sse::new_data_key(ctx, s, &upload.bucket, &upload.key)?;
+            super::objects::seal_into_place(ctx, &guard, size, dk).await?
+        }
+        _ => {
+            ctx.cloud.s3.install(&id, &guard.0).map_err(S3Error::io)?;
+            id
+        }
+    };
     meta.file = id.clone();
     meta.size = size;
     meta.etag = etag;

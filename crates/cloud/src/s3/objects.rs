@@ -212,10 +212,21 @@ where
         sse_keys(ctx),
     )?;
     let (headers, user_meta, tags) = request_meta(ctx)?;
-    let sse = request_sse(ctx, bucket)?;
+    let mut sse = request_sse(ctx, bucket)?;
+    // SSE-KMS: the data key comes first, so a caller without the key uploads nothing.
+    let data_key = match sse.as_mut() {
+        Some(s) if super::sse::is_kms(Some(s)) => Some(super::sse::new_data_key(ctx, s, &bucket.name, key)?),
+        _ => None,
+    };
     let (id, guard, received, checksum) = receive_to_file(ctx, body).await?;
     let store = &ctx.cloud.s3;
-    store.install(&id, &guard.0).map_err(S3Error::io)?;
+    let id = match data_key {
+        Some(dk) => seal_into_place(ctx, &guard, received.len, dk).await?,
+        None => {
+            store.install(&id, &guard.0).map_err(S3Error::io)?;
+            id
+        }
+    };
     let meta = ObjectMeta {
         file: id.clone(),
         size: received.len,
@@ -240,6 +251,26 @@ where
     }
     sse_headers(&mut resp, meta.sse.as_ref());
     Ok(resp)
+}
+
+/// Seals the received plaintext temp file under the data key into a new data file (off the
+/// async workers) and installs it; the plaintext temp file is removed when `plain` drops.
+/// Returns the data file id.
+pub(crate) async fn seal_into_place(
+    ctx: &Ctx<'_>,
+    plain: &TempFile,
+    size: u64,
+    data_key: crate::kms::Secret,
+) -> Result<String, S3Error> {
+    let (id, path) = ctx.cloud.s3.temp_path();
+    let sealed = TempFile(path);
+    let (src, dst) = (plain.0.clone(), sealed.0.clone());
+    tokio::task::spawn_blocking(move || super::sse::encrypt_file(&src, &dst, size, &data_key))
+        .await
+        .map_err(|e| S3Error::new(500, "InternalError", format!("sealing the object failed: {e}")))?
+        .map_err(S3Error::io)?;
+    ctx.cloud.s3.install(&id, &sealed.0).map_err(S3Error::io)?;
+    Ok(id)
 }
 
 /// Looks up an object for reading; a missing key is AccessDenied (not NoSuchKey) when the
@@ -377,6 +408,16 @@ pub async fn get_object(ctx: &Ctx<'_>) -> Reply {
     };
     let mut resp = if ctx.method == hyper::Method::HEAD {
         empty(status)
+    } else if super::sse::is_kms(meta.sse.as_ref()) {
+        let sse = meta
+            .sse
+            .as_ref()
+            .ok_or_else(|| S3Error::new(500, "InternalError", "missing SSE"))?;
+        let dk = super::sse::data_key(ctx, sse, &bucket.name, key)?;
+        let body = super::sse::stream_range(ctx.cloud.s3.data_path(&meta.file), meta.size, dk, start, len);
+        let mut r = Response::new(http_body_util::BodyExt::boxed(body));
+        *r.status_mut() = status;
+        r
     } else {
         let file = tokio::fs::File::open(ctx.cloud.s3.data_path(&meta.file))
             .await
@@ -452,6 +493,42 @@ pub(crate) fn copy_source(value: &str) -> Result<(String, String), S3Error> {
         .with("ArgumentName", "x-amz-copy-source")
         .with("ArgumentValue", value)),
     }
+}
+
+/// Copies plaintext bytes `start..start+len` of object `bucket/key` (`meta`) to a new temp
+/// file; an SSE-KMS source is decrypted with its data key, asked for as the caller.
+pub(crate) async fn copy_object_data(
+    ctx: &Ctx<'_>,
+    meta: &ObjectMeta,
+    bucket: &str,
+    key: &str,
+    start: u64,
+    len: u64,
+) -> Result<(String, TempFile, [u8; 16]), S3Error> {
+    let path = ctx.cloud.s3.data_path(&meta.file);
+    let Some(sse) = meta.sse.as_ref().filter(|s| super::sse::is_kms(Some(s))) else {
+        return copy_data(ctx, path, start, len).await;
+    };
+    let dk = super::sse::data_key(ctx, sse, bucket, key)?;
+    let size = meta.size;
+    let (id, tmp) = ctx.cloud.s3.temp_path();
+    let guard = TempFile(tmp.clone());
+    let md5 = tokio::task::spawn_blocking(move || -> std::io::Result<[u8; 16]> {
+        use md5::{Digest, Md5};
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        let mut md5 = Md5::new();
+        super::sse::decrypt_range_each(&path, size, &dk, start, len, |plain| {
+            md5.update(plain);
+            std::io::Write::write_all(&mut out, plain)?;
+            Ok(true)
+        })?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        Ok(md5.finalize().into())
+    })
+    .await
+    .map_err(|e| S3Error::new(500, "InternalError", format!("copy task failed: {e}")))?
+    .map_err(S3Error::io)?;
+    Ok((id, guard, md5))
 }
 
 /// Copies `len` bytes of `src` from `start` into a new temp file (fsynced); returns the file
@@ -553,13 +630,27 @@ pub async fn copy_object(ctx: &Ctx<'_>) -> Reply {
         };
         (src.headers.clone(), src.user_meta.clone(), tags)
     };
-    let sse = if ctx.header("x-amz-server-side-encryption").is_some() {
+    let mut sse = if ctx.header("x-amz-server-side-encryption").is_some() {
         request_sse(ctx, bucket)?
     } else {
-        request_sse(ctx, bucket)?.or(src.sse.clone())
+        request_sse(ctx, bucket)?.or(src.sse.clone().map(|mut s| {
+            // The copy gets its own data key (and the source's KMS key).
+            s.encrypted_data_key = None;
+            s
+        }))
     };
-    let (id, guard, md5) = copy_data(ctx, ctx.cloud.s3.data_path(&src.file), 0, src.size).await?;
-    ctx.cloud.s3.install(&id, &guard.0).map_err(S3Error::io)?;
+    let data_key = match sse.as_mut() {
+        Some(s) if super::sse::is_kms(Some(s)) => Some(super::sse::new_data_key(ctx, s, &bucket.name, key)?),
+        _ => None,
+    };
+    let (id, guard, md5) = copy_object_data(ctx, &src, &src_bucket.name, &src_key, 0, src.size).await?;
+    let id = match data_key {
+        Some(dk) => seal_into_place(ctx, &guard, src.size, dk).await?,
+        None => {
+            ctx.cloud.s3.install(&id, &guard.0).map_err(S3Error::io)?;
+            id
+        }
+    };
     let meta = ObjectMeta {
         file: id.clone(),
         size: src.size,
