@@ -107,7 +107,16 @@ pub(crate) fn signin_page(
     p: &Problems,
     username: &str,
 ) -> Response<Full<Bytes>> {
-    let Some(token) = random_token() else {
+    // One token per browser while it signs in (several tabs, or a favicon request that went
+    // through the sign-in redirect, must not invalidate the form on screen).
+    let existing = cookie(req.headers(), SIGNIN_COOKIE)
+        .filter(|v| {
+            v.len() == 43
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(String::from);
+    let Some(token) = existing.or_else(random_token) else {
         return html::respond(
             StatusCode::SERVICE_UNAVAILABLE,
             "text/plain; charset=utf-8",

@@ -121,6 +121,9 @@ impl Web {
             (&Method::GET, "/signin") => return auth::signin_page(self, &req, lang, &Problems::none(), ""),
             (&Method::POST, "/signin") => return auth::signin(self, &req, lang, remote).await,
             (&Method::GET, "/lang") => return i18n::switch(&req),
+            (&Method::GET, "/favicon.ico") => {
+                return html::respond(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "no icon");
+            }
             _ => {}
         }
         if method != Method::GET && method != Method::POST {

@@ -241,7 +241,7 @@ pub(crate) async fn jit_form(
             "number",
             &duration,
             p,
-            r#"min="900" max="43200" step="1" required"#,
+            r#"step="1" inputmode="numeric" required"#,
             c.t("duration_min_hint"),
         ),
         roles = roles_html,
@@ -375,7 +375,7 @@ pub(crate) fn users(c: &Ctx<'_>, p: &Problems, values: Option<&Form>) -> Page {
             owner = select(form, "owner", c.t("owner"), &owners, &v("owner"), p, "required"),
             name = input_hint(form, "name", c.t("iam_name"), "text", &v("name"), p, "", c.t("iam_name_hint")),
             policies = textarea(form, "policies", c.t("policies"), &v("policies"), p),
-            ttl = input_hint(form, "ttl", c.t("ttl"), "number", &v("ttl"), p, r#"min="300" max="86400""#, c.t("ttl_hint")),
+            ttl = input_hint(form, "ttl", c.t("ttl"), "number", &v("ttl"), p, r#"step="1" inputmode="numeric""#, c.t("ttl_hint")),
             create = esc(c.t("create")),
         ));
         let form = "import";
@@ -595,7 +595,7 @@ pub(crate) fn credentials(c: &Ctx<'_>, p: &Problems, values: Option<&Form>) -> P
             alert = p.alert(form),
             csrf = csrf_field(&c.csrf),
             user = select(form, "cloud_user_id", c.t("user"), &options, &v("cloud_user_id"), p, "required"),
-            ttl = input_hint(form, "ttl", c.t("ttl"), "number", &v("ttl"), p, r#"min="300" max="86400""#, c.t("ttl_hint")),
+            ttl = input_hint(form, "ttl", c.t("ttl"), "number", &v("ttl"), p, r#"step="1" inputmode="numeric""#, c.t("ttl_hint")),
             create = esc(c.t("create")),
         ));
     }
@@ -844,7 +844,7 @@ pub(crate) fn platform_users(c: &Ctx<'_>, p: &Problems, values: Option<&Form>) -
             name = input(form, "name", c.t("name"), "text", &v("name"), p, "required"),
             username = input(form, "username", c.t("username"), "text", &v("username"), p, r#"autocomplete="off" required"#),
             email = input_hint(form, "email", c.t("email"), "email", &v("email"), p, "", c.t("email_hint")),
-            password = input(form, "password", c.t("password"), "password", "", p, r#"autocomplete="new-password" required minlength="12""#),
+            password = input(form, "password", c.t("password"), "password", "", p, r#"autocomplete="new-password""#),
             admin = yes_no(form, "admin", c.t("administrator"), values.is_some_and(|f| f.yes("admin")), c.lang, p),
             create = esc(c.t("create")),
         ));

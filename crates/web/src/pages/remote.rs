@@ -236,7 +236,7 @@ pub(crate) fn jit_form(c: &Ctx<'_>, cu: &str, p: &Problems, values: Option<&Form
         id = enc(&user.id),
         alert = p.alert(form),
         csrf = csrf_field(&c.csrf),
-        role = select(form, "role", c.t("role"), &roles, role, p, "required"),
+        role = select(form, "role", c.t("role"), &roles, role, p, ""),
         duration = input_hint(
             form,
             "duration",
@@ -244,7 +244,7 @@ pub(crate) fn jit_form(c: &Ctx<'_>, cu: &str, p: &Problems, values: Option<&Form
             "number",
             &duration,
             p,
-            r#"min="900" step="1" required"#,
+            r#"step="1" inputmode="numeric" required"#,
             &format!("{} {max}", c.t("duration_hint")),
         ),
         start = esc(c.t("start_session")),
