@@ -583,9 +583,11 @@ pub const JS: &str = r#""use strict";
   Array.prototype.forEach.call(document.querySelectorAll("select[data-autosubmit]"), function (s) {
     s.addEventListener("change", function () { if (s.form) { s.form.submit(); } });
   });
-  // The first error alert on the page gets the focus, so keyboard and screen-reader users land on it.
+  // After a failed form the focus goes to the first field in error (its message is beside it
+  // and named by aria-describedby), else to the form's alert.
+  var bad = document.querySelector("[aria-invalid=true], fieldset.invalid input");
   var err = document.querySelector(".error[tabindex]");
-  if (err) { err.focus(); }
+  if (bad) { bad.focus(); } else if (err) { err.focus(); }
 })();
 "#;
 
