@@ -14,6 +14,7 @@
 //                      and AWS tabs), a requirement error next to its control, a credential, a
 //                      JIT session with its countdown, a Cloud console session, Remote Sessions
 //                      filters and drop ("You have been disconnected"), Portuguese, CSRF, sign-out.
+//                      `audit`: replay, verify and export of the recordings the wrapper wrote.
 //   WEB_SCREENSHOTS    optional: a directory to write docs screenshots (web-*.png) to
 //   CHROMIUM           optional: the browser (default /usr/bin/chromium)
 
@@ -396,5 +397,34 @@ if (PHASE === 'use') {
     assert.match(await ana.locator('main').textContent(), /You have signed out/);
     await ana.goto(`${BASE}/my/sessions`);
     assert.match(ana.url(), /\/signin\?next=/);
+  });
+}
+
+if (PHASE === 'audit') {
+  test('an auditor replays, verifies and exports the recordings from Remote Sessions', async () => {
+    const admin = await newPage();
+    await signIn(admin, 'admin', ADMIN_PASSWORD);
+    await admin.goto(`${BASE}/pam/sessions?kind=jit&user=ana`);
+    const row = admin.locator('tbody tr').first();
+    await through(admin, () => row.getByRole('link', { name: 'Replay' }).click());
+    assert.equal(await heading(admin), 'Replay');
+    const replay = await admin.locator('table').textContent();
+    assert.match(replay, /GetCallerIdentity/);
+    assert.match(replay, /listed the roles/);
+    await shot(admin, 'replay');
+    await through(admin, () => admin.getByRole('link', { name: 'Verify' }).click());
+    assert.match(await admin.locator('#verdict').textContent(), /^Verified/);
+    await shot(admin, 'verify');
+    const exportUrl = await admin.getByRole('link', { name: 'Export' }).getAttribute('href');
+    const archive = await admin.context().request.get(`${BASE}${exportUrl}`);
+    assert.equal(archive.status(), 200);
+    assert.equal(archive.headers()['content-type'], 'application/x-tar');
+    assert.match(archive.headers()['content-disposition'], /attachment; filename="ps-[0-9a-f]+\.tar"/);
+    assert.ok((await archive.body()).includes(Buffer.from('events.jsonl')));
+    // The console session's recording was altered after it was closed: it is named broken.
+    await admin.goto(`${BASE}/pam/sessions?kind=console&user=ana`);
+    await through(admin, () => admin.locator('tbody tr').first().getByRole('link', { name: 'Verify' }).click());
+    const verdict = await admin.locator('#verdict').textContent();
+    assert.match(verdict, /^Broken: event seq 2 \(line 3\)/);
   });
 }

@@ -13,6 +13,10 @@
 //!    session, Remote Sessions filtered and dropped (the person's page turns into "You have been
 //!    disconnected"), the audit trail, the same in Portuguese with a field error next to Função,
 //!    CSRF refusals and sign-out.
+//! 4. Between the phases this test writes recordings of the two sessions into the data
+//!    directory (as the gateway does; one altered afterwards).
+//! 5. `audit`: an auditor replays, verifies (one verifies, the altered one is named broken) and
+//!    exports the recordings from PAM Core ➔ Access Control ➔ Remote Sessions.
 //!
 //! Needs `node` (20 or later), Chromium (`/usr/bin/chromium`, or `CHROMIUM`) and
 //! `tests/browser/node_modules` (`npm ci` there). Without them the test prints a notice and
@@ -20,13 +24,18 @@
 //! `PORTEIRO_BROWSER_SCREENSHOTS=docs/screenshots cargo test -p porteiro --test web_browser`
 //! also refreshes the screenshots `docs/screenshots/web-*.png`.
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use porteiro_recording::event::{ApiCall, Note, SessionEnd, SessionStart};
+use porteiro_recording::{
+    Durability, EventKind, LocalDir, RecordingKey, RecordingStore, SessionId, SessionWriter,
+};
+use serde_json::{Value, json};
 
 const ACCOUNT: &str = "123456789012";
 const ROOT_AK: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -149,6 +158,7 @@ struct Server {
     port: u16,
     cloud_port: u16,
     log: PathBuf,
+    data: PathBuf,
 }
 
 impl Server {
@@ -181,6 +191,7 @@ impl Server {
                 port,
                 cloud_port,
                 log,
+                data,
             };
             if server.wait_ready() {
                 return server;
@@ -210,6 +221,105 @@ impl Server {
 
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// One REST API request: (status, JSON body).
+    fn api(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the API");
+        s.set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            s,
+            "{method} /api/v1{path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.port,
+            body.len()
+        )
+        .expect("send");
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).expect("read");
+        let text = String::from_utf8_lossy(&raw);
+        let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        (status, serde_json::from_str(rest).unwrap_or(Value::Null))
+    }
+}
+
+/// Recordings of ana's two sessions, as the gateway writes them (`DATA_DIR/recordings`): the
+/// JIT session's intact, the console session's with one event altered afterwards.
+fn write_recordings(server: &Server) {
+    let (status, login) = server.api(
+        "POST",
+        "/login",
+        None,
+        &json!({"username": "admin", "password": ADMIN_PASSWORD}).to_string(),
+    );
+    assert_eq!(status, 200, "login: {login}");
+    let token = login["token"].as_str().expect("token");
+    let (status, sessions) = server.api("GET", "/sessions", Some(token), "");
+    assert_eq!(status, 200, "sessions: {sessions}");
+    let sessions = sessions.as_array().expect("a list");
+    let find = |kind: &str| {
+        sessions
+            .iter()
+            .find(|s| s["kind"] == kind && s["username"] == "ana")
+            .and_then(|s| s["id"].as_str())
+            .unwrap_or_else(|| panic!("ana's {kind} session in {sessions:?}"))
+            .to_string()
+    };
+    let root = server.data.join("recordings");
+    let store: std::sync::Arc<dyn RecordingStore> = std::sync::Arc::new(LocalDir::new(&root));
+    let key = RecordingKey::generate().expect("a recording key");
+    let t0 = 1_795_000_000_000u64;
+    for (kind, id) in [("jit", find("jit")), ("console", find("console"))] {
+        let sid = SessionId::new(&id).expect("session id");
+        let mut w = SessionWriter::start(
+            store.clone(),
+            sid,
+            t0,
+            SessionStart {
+                session_kind: kind.into(),
+                user: "ana".into(),
+                account: ACCOUNT.into(),
+                origin_ip: Some("127.0.0.1".into()),
+                ..SessionStart::default()
+            },
+            Durability::EachEvent,
+        )
+        .expect("start a recording");
+        w.append(
+            t0 + 1500,
+            EventKind::ApiCall(ApiCall {
+                service: "sts".into(),
+                action: "GetCallerIdentity".into(),
+                status: 200,
+                duration_ms: 4,
+                ..ApiCall::default()
+            }),
+        )
+        .expect("append");
+        w.append(
+            t0 + 2500,
+            EventKind::Note(Note {
+                text: "listed the roles".into(),
+            }),
+        )
+        .expect("append");
+        w.end(
+            t0 + 3000,
+            SessionEnd {
+                reason: "dropped by admin".into(),
+            },
+            &key,
+        )
+        .expect("end");
+        if kind == "console" {
+            let events = root.join(&id).join("events.jsonl");
+            let text = std::fs::read_to_string(&events).expect("events");
+            std::fs::write(&events, text.replace("listed the roles", "listed the rolez")).expect("tamper");
+        }
     }
 }
 
@@ -364,4 +474,8 @@ fn the_web_ui_set_up_and_used_in_headless_chromium_in_english_and_portuguese() {
 
     let used = run_node("use", &envs, dir.path());
     check(&used, "use", 10, &server);
+
+    write_recordings(&server);
+    let audited = run_node("audit", &envs, dir.path());
+    check(&audited, "audit", 1, &server);
 }
