@@ -76,6 +76,10 @@ pub const EN: &[(&str, &str)] = &[
         "Every remote session is recorded. To see the recordings, go to PAM Core ➔ Access Control ➔ Remote Sessions.",
     ),
     (
+        "pam_intro",
+        "Every remote session is recorded. Filter the sessions, drop a running one (its credentials stop working at once), and replay, verify or export a recording.",
+    ),
+    (
         "info_jit_expiry",
         "When the session's duration ends, you are disconnected automatically.",
     ),
@@ -418,6 +422,10 @@ pub const PT: &[(&str, &str)] = &[
     (
         "info_recorded",
         "O Cloud IAM grava todas as sessões remotas. Para visualizar as gravações, vá para PAM Core ➔ Access Control ➔ Remote Sessions.",
+    ),
+    (
+        "pam_intro",
+        "O Cloud IAM grava todas as sessões remotas. Filtre as sessões, derrube uma em andamento (as credenciais dela deixam de funcionar na hora) e reproduza, verifique ou exporte uma gravação.",
     ),
     (
         "info_jit_expiry",

@@ -474,7 +474,7 @@ nav.side{background:#fff;border-right:1px solid #d0d7de;padding:1rem;min-width:1
 nav.side ul{list-style:none;margin:0;padding-left:.75rem}nav.side>ul{padding-left:0}
 nav.side li{margin:.2rem 0}nav.side .group{font-weight:bold;margin-top:.6rem;display:block}
 nav.side a[aria-current=page]{font-weight:bold;text-decoration:underline}
-main{padding:1rem 2rem;flex:1;max-width:80rem}
+main{padding:1rem 2rem;flex:1;max-width:80rem;min-width:0;overflow-x:auto}
 .crumbs{color:#57606a;font-size:.9rem}
 table{border-collapse:collapse;width:100%;background:#fff;margin:.5rem 0 1rem}
 caption{text-align:left;font-weight:bold;padding:.3rem 0}

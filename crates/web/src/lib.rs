@@ -115,6 +115,14 @@ impl Web {
         let lang = i18n::lang_of(req.headers());
         let path = req.uri().path().to_string();
         let method = req.method().clone();
+        if !is_web_path(&path) {
+            // The session gateway's paths, when no gateway is mounted in front of the web.
+            return html::respond(
+                StatusCode::NOT_FOUND,
+                "text/plain; charset=utf-8",
+                format!("{path} belongs to the session gateway, which is not serving it"),
+            );
+        }
         match (&method, path.as_str()) {
             (&Method::GET, "/static/web.css") => return asset("text/css; charset=utf-8", html::CSS),
             (&Method::GET, "/static/web.js") => return asset("text/javascript; charset=utf-8", html::JS),

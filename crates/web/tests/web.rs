@@ -22,8 +22,15 @@ const PASSWORD: &str = "Admin-Password-2026";
 
 struct Fixture {
     web: Web,
+    manager: Arc<Manager>,
     clock: Arc<OffsetClock>,
     dir: PathBuf,
+}
+
+impl Fixture {
+    fn web_manager(&self) -> Arc<Manager> {
+        self.manager.clone()
+    }
 }
 
 impl Drop for Fixture {
@@ -49,7 +56,8 @@ async fn fixture(tag: &str) -> Fixture {
         .await
         .expect("admin");
     Fixture {
-        web: Web::new(manager, WebConfig::default()),
+        web: Web::new(manager.clone(), WebConfig::default()),
+        manager,
         clock,
         dir,
     }
@@ -408,4 +416,54 @@ async fn portuguese_from_accept_language_and_errors_next_to_their_field() {
     )
     .await;
     assert_eq!(location.as_deref(), Some("/"));
+}
+
+/// One raw HTTP/1.1 GET: (status line, body).
+async fn raw_get(addr: SocketAddr, path: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .expect("send");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.lines().next().unwrap_or("").to_string(), body.to_string())
+}
+
+#[tokio::test]
+async fn the_api_listener_hands_every_other_path_to_the_web() {
+    let f = fixture("dispatch").await;
+    let manager = f.web_manager();
+    let web = Arc::new(Web::new(manager.clone(), WebConfig::default()));
+    let fallback: porteiro_manager::api::Fallback = Arc::new(move |req, remote| {
+        let web = web.clone();
+        Box::pin(async move { web.receive(req, remote).await })
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(porteiro_manager::api::serve_with(
+        manager,
+        listener,
+        Some(fallback),
+    ));
+    let (status, _) = raw_get(addr, "/").await;
+    assert!(status.contains("303"), "{status}");
+    let (status, body) = raw_get(addr, "/static/web.js").await;
+    assert!(
+        status.contains("200") && body.contains("data-remaining"),
+        "{status}"
+    );
+    let (status, body) = raw_get(addr, "/api/v1/openapi.json").await;
+    assert!(
+        status.contains("200") && body.contains("\"openapi\""),
+        "{status} {body}"
+    );
+    // The gateway's paths are not the web's (no gateway is mounted here).
+    let (status, body) = raw_get(addr, "/sessions/ps-1/").await;
+    assert!(
+        status.contains("404") && body.contains("session gateway"),
+        "{status} {body}"
+    );
 }

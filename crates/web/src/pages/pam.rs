@@ -176,7 +176,7 @@ pub(crate) fn sessions(c: &Ctx<'_>, p: &Problems) -> Page {
     );
     let body = format!(
         "<p>{}</p>{filters}{}{}",
-        esc(c.t("info_recorded")),
+        esc(c.t("pam_intro")),
         p.alert("sessions-row"),
         table(
             c.t("remote_sessions"),
