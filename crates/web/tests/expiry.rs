@@ -1,5 +1,5 @@
-//! A JIT session started through the web UI against the real embedded cloud on 127.0.0.1, and
-//! disconnected at its expiry: the countdown on its page, then (both clocks moved past the
+//! A Cloud console start refused (the unmet requirement under its row), then a JIT session started
+//! through the web UI against the real embedded cloud on 127.0.0.1, and disconnected at its expiry: the countdown on its page, then (both clocks moved past the
 //! expiry and the scheduler's due jobs run) "You have been disconnected" and the status the
 //! page polls. Uses the access manager's test world (`crates/manager/tests/common`).
 
@@ -77,6 +77,31 @@ async fn a_jit_session_started_in_the_ui_is_disconnected_at_its_expiry() {
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
+
+    // Remote access ➔ Cloud console: ana's group lacks "Users can start sessions"; the unmet
+    // requirement is shown under the row whose Start session she pressed.
+    let (_, _, page, _) = send(&web, &mut jar, "GET", "/remote/console", "", &[]).await;
+    let token = csrf(&page);
+    let (status, _, page, _) = send(
+        &web,
+        &mut jar,
+        "POST",
+        "/remote/console/start",
+        &format!("csrf={token}&cloud_user_id={}", cu.id),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let row = page
+        .find(&format!(r#"<tr id="row-{}">"#, cu.id))
+        .expect("the row");
+    let error = page.find(r#"<tr class="row-error">"#).expect("the error row");
+    assert!(error > row, "the error follows its row");
+    assert!(
+        page[error..]
+            .contains("is in no access group with the permission &quot;Users can start sessions&quot;"),
+        "{page}"
+    );
 
     // Remote access ➔ JIT Access: the user, Start session, the Role, 900 seconds.
     let (_, _, page, _) = send(&web, &mut jar, "GET", "/remote/jit", "", &[]).await;
