@@ -1,6 +1,6 @@
 //! `porteiro serve`: the access manager with embedded defaults — SQLite and the master key
 //! in a data directory, the embedded cloud on its own listener registered as the first
-//! account, the first administrator, the durable scheduler, and the REST API.
+//! account, the first administrator, the durable scheduler, the REST API and the web UI.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -24,7 +24,7 @@ pub(crate) struct ServeArgs {
     /// Where Porteiro keeps its state: `manager.sqlite3`, `master.key`, and `cloud/`.
     #[arg(long, env = "PORTEIRO_DATA_DIR", default_value = "porteiro-data")]
     data_dir: PathBuf,
-    /// Address of the REST API (`/api/v1`).
+    /// Address of the REST API (`/api/v1`) and the web UI (`/`).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Address of the embedded cloud (default: the API's port + 1).
