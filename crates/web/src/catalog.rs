@@ -79,6 +79,11 @@ pub const EN: &[(&str, &str)] = &[
         "pam_intro",
         "Every remote session is recorded. Filter the sessions, drop a running one (its credentials stop working at once), and replay, verify or export a recording.",
     ),
+    ("live_view", "Live view"),
+    (
+        "live_note",
+        "Live: the session is running and this page follows its recording (it reloads every 3 seconds).",
+    ),
     (
         "info_jit_expiry",
         "When the session's duration ends, you are disconnected automatically.",
@@ -426,6 +431,11 @@ pub const PT: &[(&str, &str)] = &[
     (
         "pam_intro",
         "O Cloud IAM grava todas as sessões remotas. Filtre as sessões, derrube uma em andamento (as credenciais dela deixam de funcionar na hora) e reproduza, verifique ou exporte uma gravação.",
+    ),
+    ("live_view", "Ao vivo"),
+    (
+        "live_note",
+        "Ao vivo: a sessão está em andamento e esta página acompanha a gravação (recarrega a cada 3 segundos).",
     ),
     (
         "info_jit_expiry",

@@ -552,6 +552,12 @@ pub const JS: &str = r#""use strict";
     };
     window.setTimeout(check, 2000);
   }
+  // <p data-refresh="SECONDS">: a live view reloads itself.
+  var refresh = document.querySelector("[data-refresh]");
+  if (refresh) {
+    var every = parseInt(refresh.getAttribute("data-refresh"), 10);
+    if (every > 0) { window.setTimeout(function () { window.location.reload(); }, every * 1000); }
+  }
   // Tabs (WAI-ARIA): click, Left/Right/Home/End.
   Array.prototype.forEach.call(document.querySelectorAll("[role=tablist]"), function (list) {
     var tabs = Array.prototype.slice.call(list.querySelectorAll("[role=tab]"));

@@ -1,13 +1,17 @@
-//! A Cloud console start refused (the unmet requirement under its row), then a JIT session started
-//! through the web UI against the real embedded cloud on 127.0.0.1, and disconnected at its expiry: the countdown on its page, then (both clocks moved past the
-//! expiry and the scheduler's due jobs run) "You have been disconnected" and the status the
-//! page polls. Uses the access manager's test world (`crates/manager/tests/common`).
+//! Against the real embedded cloud on 127.0.0.1 (the access manager's test world,
+//! `crates/manager/tests/common`): a Cloud console start refused (the unmet requirement under its
+//! row); a JIT session started through the pages, with its countdown; an administrator following
+//! its recording live (Live view, an open recording); then, both clocks moved past the expiry and
+//! the scheduler's due jobs run, "You have been disconnected" and the status the page polls.
 
 use std::sync::Arc;
 
 use hyper::StatusCode;
 use porteiro_manager::manager::{NewCloudUser, NewCredential};
 use porteiro_manager::model::Permission;
+use porteiro_recording::{
+    ApiCall, Durability, EventKind, LocalDir, RecordingStore, SessionId, SessionStart, SessionWriter,
+};
 use porteiro_web::{Web, WebConfig};
 
 #[path = "../../manager/tests/common/mod.rs"]
@@ -63,7 +67,14 @@ async fn a_jit_session_started_in_the_ui_is_disconnected_at_its_expiry() {
         .await
         .expect("jit settings");
 
-    let web = Web::new(Arc::clone(&w.manager), WebConfig::default());
+    let recordings = w.dir.path().join("recordings");
+    let web = Web::new(
+        Arc::clone(&w.manager),
+        WebConfig {
+            recordings_dir: Some(recordings.clone()),
+            ..WebConfig::default()
+        },
+    );
     let mut jar = Jar::default();
     let (_, _, page, _) = send(&web, &mut jar, "GET", "/signin", "", &[]).await;
     let token = csrf(&page);
@@ -138,6 +149,84 @@ async fn a_jit_session_started_in_the_ui_is_disconnected_at_its_expiry() {
         "{page}"
     );
     assert!(!page.contains("AWS_SECRET_ACCESS_KEY"), "secrets only once");
+
+    // While it runs, an administrator follows its recording (as the gateway writes it) live.
+    let store: Arc<dyn RecordingStore> = Arc::new(LocalDir::new(&recordings));
+    let mut writer = SessionWriter::start(
+        store,
+        SessionId::new(&id).expect("id"),
+        1_000,
+        SessionStart {
+            session_kind: "jit".into(),
+            user: "ana".into(),
+            account: "embedded".into(),
+            ..SessionStart::default()
+        },
+        Durability::EachEvent,
+    )
+    .expect("recording");
+    writer
+        .append(
+            2_000,
+            EventKind::ApiCall(ApiCall {
+                service: "iam".into(),
+                action: "ListRoles".into(),
+                status: 200,
+                ..ApiCall::default()
+            }),
+        )
+        .expect("append");
+    let mut admin = Jar::default();
+    let (_, _, page, _) = send(&web, &mut admin, "GET", "/signin", "", &[]).await;
+    let token = csrf(&page);
+    send(
+        &web,
+        &mut admin,
+        "POST",
+        "/signin",
+        &format!("csrf={token}&username=admin&password=admin-password-1"),
+        &[],
+    )
+    .await;
+    let (_, _, page, _) = send(&web, &mut admin, "GET", "/pam/sessions?status=active", "", &[]).await;
+    assert!(
+        page.contains(&format!(r#"<a href="/pam/sessions/{id}/replay">Live view</a>"#)),
+        "{page}"
+    );
+    let (_, _, page, _) = send(
+        &web,
+        &mut admin,
+        "GET",
+        &format!("/pam/sessions/{id}/replay"),
+        "",
+        &[],
+    )
+    .await;
+    assert!(page.contains(r#"data-refresh="3""#), "{page}");
+    assert!(page.contains("ListRoles"), "{page}");
+    let (_, _, page, _) = send(
+        &web,
+        &mut admin,
+        "GET",
+        &format!("/pam/sessions/{id}/verify"),
+        "",
+        &[],
+    )
+    .await;
+    assert!(page.contains("Open: the chain verifies so far"), "{page}");
+    // Ana may not see recordings.
+    let (status, _, page, _) = send(
+        &web,
+        &mut jar,
+        "GET",
+        &format!("/pam/sessions/{id}/replay"),
+        "",
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("Users can view recordings"), "{page}");
+    drop(writer);
 
     // The expiry: both clocks past it, the scheduler's due jobs run.
     w.advance(901);

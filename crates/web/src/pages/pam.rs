@@ -105,7 +105,12 @@ pub(crate) fn sessions(c: &Ctx<'_>, p: &Problems) -> Page {
                 recording = format!(
                     r#"<a href="/pam/sessions/{id}/replay">{replay}</a> · <a href="/pam/sessions/{id}/verify">{verify}</a> · <a href="/pam/sessions/{id}/export">{export}</a>"#,
                     id = enc(&s.id),
-                    replay = esc(c.t("replay")),
+                    // A running session's recording grows: its replay is the live view.
+                    replay = esc(if s.status == SessionStatus::Active {
+                        c.t("live_view")
+                    } else {
+                        c.t("replay")
+                    }),
                     verify = esc(c.t("verify")),
                     export = esc(c.t("export")),
                 );
@@ -268,8 +273,20 @@ pub(crate) fn replay(c: &Ctx<'_>, id: &str) -> Page {
             ]
         })
         .collect();
+    // While the session runs, the page follows the recording (the script reloads it).
+    let live =
+        c.m.get_session(&c.actor, id)
+            .is_ok_and(|s| s.status == SessionStatus::Active);
+    let live_note = if live {
+        format!(
+            r#"<p class="notice" role="status" id="live" data-refresh="3">{}</p>"#,
+            esc(c.t("live_note"))
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        r#"<p><code>{}</code> · <a href="/pam/sessions/{}/verify">{}</a></p>{}"#,
+        r#"{live_note}<p><code>{}</code> · <a href="/pam/sessions/{}/verify">{}</a></p>{}"#,
         esc(id),
         enc(id),
         esc(c.t("verify")),
