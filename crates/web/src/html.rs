@@ -543,8 +543,13 @@ pub const JS: &str = r#""use strict";
     var url = poll.getAttribute("data-status-url");
     var check = function () {
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (r) {
+          // Signed out meanwhile (idle time): the reload shows the sign-in page.
+          if (r.redirected || !r.ok) { window.location.reload(); return null; }
+          return r.json();
+        })
         .then(function (j) {
+          if (j === null) { return; }
           if (j && j.status && j.status !== "active") { window.location.reload(); return; }
           window.setTimeout(check, 2000);
         })
