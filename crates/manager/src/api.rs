@@ -25,8 +25,28 @@ use crate::{Actor, Error, Manager};
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// A handler for the paths outside `/api/v1` on the API's listener (the web UI).
+pub type Fallback = Arc<
+    dyn Fn(
+            Request<Incoming>,
+            SocketAddr,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response<Full<Bytes>>> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// Accepts connections until the listener fails.
 pub async fn serve(manager: Arc<Manager>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    serve_with(manager, listener, None).await
+}
+
+/// Accepts connections until the listener fails; requests outside `/api/v1` go to `fallback`
+/// when there is one.
+pub async fn serve_with(
+    manager: Arc<Manager>,
+    listener: tokio::net::TcpListener,
+    fallback: Option<Fallback>,
+) -> std::io::Result<()> {
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(conn) => conn,
@@ -44,10 +64,19 @@ pub async fn serve(manager: Arc<Manager>, listener: tokio::net::TcpListener) -> 
         };
         let _ = stream.set_nodelay(true);
         let manager = manager.clone();
+        let fallback = fallback.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let manager = manager.clone();
-                async move { Ok::<_, Infallible>(receive(&manager, req, remote).await) }
+                let fallback = fallback.clone();
+                async move {
+                    let path = req.uri().path();
+                    let api = path == "/api/v1" || path.starts_with("/api/v1/");
+                    Ok::<_, Infallible>(match fallback {
+                        Some(web) if !api => web(req, remote).await,
+                        _ => receive(&manager, req, remote).await,
+                    })
+                }
             });
             let io = hyper_util::rt::TokioIo::new(stream);
             let _ = hyper::server::conn::http1::Builder::new()

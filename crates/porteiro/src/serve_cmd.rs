@@ -1,6 +1,6 @@
 //! `porteiro serve`: the access manager with embedded defaults — SQLite and the master key
 //! in a data directory, the embedded cloud on its own listener registered as the first
-//! account, the first administrator, the durable scheduler, and the REST API.
+//! account, the first administrator, the durable scheduler, the REST API and the web UI.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -24,7 +24,7 @@ pub(crate) struct ServeArgs {
     /// Where Porteiro keeps its state: `manager.sqlite3`, `master.key`, and `cloud/`.
     #[arg(long, env = "PORTEIRO_DATA_DIR", default_value = "porteiro-data")]
     data_dir: PathBuf,
-    /// Address of the REST API (`/api/v1`).
+    /// Address of the REST API (`/api/v1`) and the web UI (`/`).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Address of the embedded cloud (default: the API's port + 1).
@@ -173,8 +173,21 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         }
         tokio::spawn(manager.clone().run_scheduler());
         say(&format!("porteiro: access manager API on http://{api_addr}/api/v1 (data: {})", args.data_dir.display()));
+        // The web UI takes every other path of the same listener.
+        let web = Arc::new(porteiro_web::Web::new(
+            manager.clone(),
+            porteiro_web::WebConfig {
+                recordings_dir: Some(args.data_dir.join("recordings")),
+                ..porteiro_web::WebConfig::default()
+            },
+        ));
+        let web: porteiro_manager::api::Fallback = Arc::new(move |req, remote| {
+            let web = web.clone();
+            Box::pin(async move { web.receive(req, remote).await })
+        });
+        say(&format!("porteiro: web UI on http://{api_addr}/"));
         tokio::select! {
-            r = porteiro_manager::api::serve(manager, api_listener) => r.map_err(|e| format!("the API server stopped: {e}")),
+            r = porteiro_manager::api::serve_with(manager, api_listener, Some(web)) => r.map_err(|e| format!("the API server stopped: {e}")),
             _ = tokio::signal::ctrl_c() => {
                 say("porteiro: shutting down");
                 Ok(())

@@ -1,0 +1,485 @@
+//! The web UI in a real browser: the real `porteiro serve` (the embedded cloud registered as
+//! the first account) and `tests/browser/web.test.js` driving it in headless Chromium
+//! (playwright-core), in two phases:
+//!
+//! 1. `setup`: an administrator signs in with the keyboard and creates, through the pages, a
+//!    platform user (a bad password shown next to its field first), an account (checked), a
+//!    cloud IAM user for that person, and an access group with the session permissions.
+//! 2. Between the phases this test creates the role `Admin` in the embedded cloud, trusting the
+//!    cloud IAM user's ARN (AWS refuses a trust policy naming a user that does not exist yet).
+//! 3. `use`: JIT settings through ⁝ Actions ➔ New with the Information and AWS tabs (a Duration
+//!    below 900 shown under Duration), an unmet requirement (no credential) at the JIT form, a
+//!    credential whose secret is shown once, a JIT session with its countdown, a Cloud console
+//!    session, Remote Sessions filtered and dropped (the person's page turns into "You have been
+//!    disconnected"), the audit trail, the same in Portuguese with a field error next to Função,
+//!    CSRF refusals and sign-out.
+//! 4. Between the phases this test writes recordings of the two sessions into the data
+//!    directory (as the gateway does; one altered afterwards).
+//! 5. `audit`: an auditor replays, verifies (one verifies, the altered one is named broken) and
+//!    exports the recordings from PAM Core ➔ Access Control ➔ Remote Sessions.
+//!
+//! Needs `node` (20 or later), Chromium (`/usr/bin/chromium`, or `CHROMIUM`) and
+//! `tests/browser/node_modules` (`npm ci` there). Without them the test prints a notice and
+//! passes, unless `PORTEIRO_E2E_REQUIRE_TOOLS=1`, when it fails.
+//! `PORTEIRO_BROWSER_SCREENSHOTS=docs/screenshots cargo test -p porteiro --test web_browser`
+//! also refreshes the screenshots `docs/screenshots/web-*.png`.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use porteiro_recording::event::{ApiCall, Note, SessionEnd, SessionStart};
+use porteiro_recording::{
+    Durability, EventKind, LocalDir, RecordingKey, RecordingStore, SessionId, SessionWriter,
+};
+use serde_json::{Value, json};
+
+const ACCOUNT: &str = "123456789012";
+const ROOT_AK: &str = "AKIAIOSFODNN7EXAMPLE";
+const ROOT_SK: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+const ADMIN_PASSWORD: &str = "Admin-Password-2026";
+/// How long one phase of the browser tests may take.
+const NODE_TIMEOUT: Duration = Duration::from_secs(300);
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn browser_dir() -> PathBuf {
+    repo_root().join("tests/browser")
+}
+
+fn chromium() -> PathBuf {
+    std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
+
+/// Whether node, Chromium and the npm packages are there; fails the test instead when they
+/// are required.
+fn tools_available() -> bool {
+    let node_major = Command::new("node")
+        .arg("--version")
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .trim_start_matches('v')
+                .split('.')
+                .next()
+                .and_then(|m| m.parse::<u32>().ok())
+        });
+    let mut missing = Vec::new();
+    if node_major.is_none_or(|m| m < 20) {
+        missing.push("node 20 or later (`apt-get install nodejs`)".to_string());
+    }
+    if !chromium().is_file() {
+        missing.push(format!(
+            "Chromium at {} (`apt-get install chromium`, or set CHROMIUM)",
+            chromium().display()
+        ));
+    }
+    if !browser_dir()
+        .join("node_modules/playwright-core/package.json")
+        .is_file()
+    {
+        missing.push("playwright-core (`npm ci` in tests/browser)".to_string());
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let missing = missing.join(", ");
+    let required = std::env::var("PORTEIRO_E2E_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
+    assert!(!required, "missing {missing} but PORTEIRO_E2E_REQUIRE_TOOLS=1");
+    eprintln!("NOTICE: skipping the web browser test: missing {missing}");
+    false
+}
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!(
+            "porteiro-web-browser-{tag}-{}-{n}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process killed (and reaped) when dropped.
+struct ChildGuard(Child);
+
+impl ChildGuard {
+    fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// `porteiro serve` on 127.0.0.1, ready once it says where the web UI is.
+struct Server {
+    child: ChildGuard,
+    port: u16,
+    cloud_port: u16,
+    log: PathBuf,
+    data: PathBuf,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let mut last_log = String::new();
+        for attempt in 0..5 {
+            let (port, cloud_port) = (free_port(), free_port());
+            let data = dir.join(format!("data-{attempt}"));
+            let log = dir.join(format!("serve-{attempt}.log"));
+            let log_file = std::fs::File::create(&log).expect("server log file");
+            let child = Command::new(env!("CARGO_BIN_EXE_porteiro"))
+                .args(["serve", "--data-dir"])
+                .arg(&data)
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .args(["--cloud-listen", &format!("127.0.0.1:{cloud_port}")])
+                .env("PORTEIRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
+                .env("PORTEIRO_CLOUD_ACCOUNT_ID", ACCOUNT)
+                .env("PORTEIRO_CLOUD_ROOT_ACCESS_KEY_ID", ROOT_AK)
+                .env("PORTEIRO_CLOUD_ROOT_SECRET_ACCESS_KEY", ROOT_SK)
+                .env_remove("PORTEIRO_MASTER_KEY")
+                .env_remove("PORTEIRO_MASTER_KEY_FILE")
+                .env_remove("PORTEIRO_DATA_DIR")
+                .stdin(Stdio::null())
+                .stdout(log_file.try_clone().expect("log file"))
+                .stderr(log_file)
+                .spawn()
+                .expect("start `porteiro serve`");
+            let mut server = Server {
+                child: ChildGuard(child),
+                port,
+                cloud_port,
+                log,
+                data,
+            };
+            if server.wait_ready() {
+                return server;
+            }
+            last_log = server.log_text();
+            server.child.stop();
+        }
+        panic!("`porteiro serve` did not start; its last output:\n{last_log}");
+    }
+
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.0.try_wait() {
+                return false;
+            }
+            if self.log_text().contains("web UI on")
+                && TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// One REST API request: (status, JSON body).
+    fn api(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the API");
+        s.set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            s,
+            "{method} /api/v1{path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.port,
+            body.len()
+        )
+        .expect("send");
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).expect("read");
+        let text = String::from_utf8_lossy(&raw);
+        let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        (status, serde_json::from_str(rest).unwrap_or(Value::Null))
+    }
+}
+
+/// Recordings of ana's two sessions, as the gateway writes them (`DATA_DIR/recordings`): the
+/// JIT session's intact, the console session's with one event altered afterwards.
+fn write_recordings(server: &Server) {
+    let (status, login) = server.api(
+        "POST",
+        "/login",
+        None,
+        &json!({"username": "admin", "password": ADMIN_PASSWORD}).to_string(),
+    );
+    assert_eq!(status, 200, "login: {login}");
+    let token = login["token"].as_str().expect("token");
+    let (status, sessions) = server.api("GET", "/sessions", Some(token), "");
+    assert_eq!(status, 200, "sessions: {sessions}");
+    let sessions = sessions.as_array().expect("a list");
+    // The dropped JIT session (the Portuguese test started another, still running) and the
+    // console session (still running).
+    let find = |kind: &str| {
+        sessions
+            .iter()
+            .find(|s| {
+                s["kind"] == kind && s["username"] == "ana" && (kind == "console" || s["status"] == "dropped")
+            })
+            .and_then(|s| s["id"].as_str())
+            .unwrap_or_else(|| panic!("ana's {kind} session in {sessions:?}"))
+            .to_string()
+    };
+    let root = server.data.join("recordings");
+    let store: std::sync::Arc<dyn RecordingStore> = std::sync::Arc::new(LocalDir::new(&root));
+    let key = RecordingKey::generate().expect("a recording key");
+    let t0 = 1_795_000_000_000u64;
+    for (kind, id) in [("jit", find("jit")), ("console", find("console"))] {
+        let sid = SessionId::new(&id).expect("session id");
+        let mut w = SessionWriter::start(
+            store.clone(),
+            sid,
+            t0,
+            SessionStart {
+                session_kind: kind.into(),
+                user: "ana".into(),
+                account: ACCOUNT.into(),
+                origin_ip: Some("127.0.0.1".into()),
+                ..SessionStart::default()
+            },
+            Durability::EachEvent,
+        )
+        .expect("start a recording");
+        w.append(
+            t0 + 1500,
+            EventKind::ApiCall(ApiCall {
+                service: "sts".into(),
+                action: "GetCallerIdentity".into(),
+                status: 200,
+                duration_ms: 4,
+                ..ApiCall::default()
+            }),
+        )
+        .expect("append");
+        w.append(
+            t0 + 2500,
+            EventKind::Note(Note {
+                text: "listed the roles".into(),
+            }),
+        )
+        .expect("append");
+        w.end(
+            t0 + 3000,
+            SessionEnd {
+                reason: "dropped by admin".into(),
+            },
+            &key,
+        )
+        .expect("end");
+        if kind == "console" {
+            let events = root.join(&id).join("events.jsonl");
+            let text = std::fs::read_to_string(&events).expect("events");
+            std::fs::write(&events, text.replace("listed the roles", "listed the rolez")).expect("tamper");
+        }
+    }
+}
+
+/// The role `Admin` in the embedded cloud, trusting `user` (created through the UI) for
+/// sts:AssumeRole and sts:SetSourceIdentity.
+async fn create_role(cloud: &str, user: &str) {
+    let conf = aws_sdk_iam::Config::builder()
+        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+        .region(aws_sdk_iam::config::Region::new("us-east-1"))
+        .endpoint_url(cloud)
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(
+            ROOT_AK,
+            ROOT_SK,
+            None,
+            None,
+            "web-browser",
+        ))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    let iam = aws_sdk_iam::Client::from_conf(conf);
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:user/{user}")},
+        "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"]}]});
+    iam.create_role()
+        .role_name("Admin")
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .expect("CreateRole Admin (the cloud IAM user must exist: phase `setup` creates it)");
+    let reads = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"}]});
+    iam.put_role_policy()
+        .role_name("Admin")
+        .policy_name("reads")
+        .policy_document(reads.to_string())
+        .send()
+        .await
+        .expect("PutRolePolicy");
+}
+
+/// What `node --test` printed, and the TAP report's counts.
+struct NodeRun {
+    ok: bool,
+    output: String,
+    tap: String,
+}
+
+impl NodeRun {
+    fn count(&self, what: &str) -> Option<u32> {
+        self.tap
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("# {what} ")))
+            .and_then(|n| n.trim().parse().ok())
+    }
+}
+
+fn run_node(phase: &str, envs: &[(&str, String)], scratch: &Path) -> NodeRun {
+    let out_path = scratch.join(format!("node-{phase}.txt"));
+    let tap_path = scratch.join(format!("node-{phase}.tap"));
+    let out = std::fs::File::create(&out_path).expect("node output file");
+    let mut cmd = Command::new("node");
+    cmd.args([
+        "--test",
+        "--test-reporter=spec",
+        "--test-reporter-destination=stdout",
+    ])
+    .arg("--test-reporter=tap")
+    .arg(format!("--test-reporter-destination={}", tap_path.display()))
+    .arg("web.test.js")
+    .current_dir(browser_dir())
+    .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    .env("CHROMIUM", chromium())
+    .env("WEB_PHASE", phase)
+    .env_remove("WEB_SCREENSHOTS")
+    .stdin(Stdio::null())
+    .stdout(out.try_clone().expect("node output file"))
+    .stderr(out);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = ChildGuard(cmd.spawn().expect("start node"));
+    let deadline = Instant::now() + NODE_TIMEOUT;
+    let ok = loop {
+        match child.0.try_wait().expect("wait for node") {
+            Some(status) => break status.success(),
+            None if Instant::now() > deadline => {
+                child.stop();
+                let output = std::fs::read_to_string(&out_path).unwrap_or_default();
+                panic!(
+                    "the browser tests ({phase}) did not finish in {} s:\n{output}",
+                    NODE_TIMEOUT.as_secs()
+                );
+            }
+            None => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    NodeRun {
+        ok,
+        output: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        tap: std::fs::read_to_string(&tap_path).unwrap_or_default(),
+    }
+}
+
+fn check(run: &NodeRun, phase: &str, at_least: u32, server: &Server) {
+    assert!(
+        run.ok,
+        "the browser tests ({phase}) failed:\n{}\n--- server log ---\n{}",
+        run.output,
+        server.log_text()
+    );
+    eprintln!("{}", run.output);
+    let (pass, fail) = (run.count("pass"), run.count("fail"));
+    assert!(
+        pass.is_some_and(|n| n >= at_least) && fail == Some(0) && run.count("cancelled") == Some(0),
+        "the browser tests ({phase}) did not all run and pass (pass {pass:?}, fail {fail:?}):\n{}\n{}",
+        run.output,
+        run.tap
+    );
+}
+
+#[test]
+fn the_web_ui_set_up_and_used_in_headless_chromium_in_english_and_portuguese() {
+    if !tools_available() {
+        return;
+    }
+    let dir = TempDir::new("web");
+    let server = Server::start(dir.path());
+    let cloud = format!("http://127.0.0.1:{}", server.cloud_port);
+    let mut envs = vec![
+        ("WEB_URL", format!("http://127.0.0.1:{}", server.port)),
+        ("WEB_CLOUD_URL", cloud.clone()),
+        ("WEB_ROOT_AK", ROOT_AK.to_string()),
+        ("WEB_ROOT_SK", ROOT_SK.to_string()),
+        ("WEB_ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
+    ];
+    if let Some(shots) = std::env::var_os("PORTEIRO_BROWSER_SCREENSHOTS") {
+        let shots = PathBuf::from(shots);
+        let shots = if shots.is_absolute() {
+            shots
+        } else {
+            repo_root().join(shots)
+        };
+        envs.push(("WEB_SCREENSHOTS", shots.display().to_string()));
+    }
+    let setup = run_node("setup", &envs, dir.path());
+    check(&setup, "setup", 5, &server);
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(create_role(&cloud, "ana"));
+
+    let used = run_node("use", &envs, dir.path());
+    check(&used, "use", 10, &server);
+
+    write_recordings(&server);
+    let audited = run_node("audit", &envs, dir.path());
+    check(&audited, "audit", 1, &server);
+}

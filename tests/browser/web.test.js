@@ -1,0 +1,439 @@
+// Porteiro's web UI in headless Chromium, driven by playwright-core.
+//
+// Run by crates/porteiro/tests/web_browser.rs, which starts the real `porteiro serve` and runs
+// this file twice, passing in the environment:
+//
+//   WEB_URL            the web UI's base URL (http://127.0.0.1:PORT)
+//   WEB_CLOUD_URL      the embedded cloud's URL (for an account created through the UI)
+//   WEB_ROOT_AK, WEB_ROOT_SK
+//                      the embedded cloud's root key (the management key of that account)
+//   WEB_ADMIN_PASSWORD the administrator's password (username admin)
+//   WEB_PHASE          `setup`: an administrator creates a platform user, an account, a cloud IAM
+//                      user and an access group; then the wrapper creates the role `Admin` in
+//                      the cloud, trusting that cloud IAM user; `use`: JIT settings (Information
+//                      and AWS tabs), a requirement error next to its control, a credential, a
+//                      JIT session with its countdown, a Cloud console session, Remote Sessions
+//                      filters and drop ("You have been disconnected"), Portuguese, CSRF, sign-out.
+//                      `audit`: replay, verify and export of the recordings the wrapper wrote.
+//   WEB_SCREENSHOTS    optional: a directory to write docs screenshots (web-*.png) to
+//   CHROMIUM           optional: the browser (default /usr/bin/chromium)
+
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+
+function env(name) {
+  const v = process.env[name];
+  if (!v) {
+    throw new Error(`${name} is not set: run these tests through crates/porteiro/tests/web_browser.rs`);
+  }
+  return v;
+}
+
+const BASE = env('WEB_URL').replace(/\/$/, '');
+const CLOUD_URL = env('WEB_CLOUD_URL');
+const ROOT_AK = env('WEB_ROOT_AK');
+const ROOT_SK = env('WEB_ROOT_SK');
+const ADMIN_PASSWORD = env('WEB_ADMIN_PASSWORD');
+const PHASE = env('WEB_PHASE');
+const SCREENSHOTS = process.env.WEB_SCREENSHOTS || '';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+const ANA_PASSWORD = 'Ana-Password-2026';
+// "59 min 58 s", "1 h 00 min 00 s": the countdown.
+const COUNTDOWN = /^(\d+ h \d\d min \d\d s|\d+ min \d\d s)$/;
+
+let browser;
+
+async function shot(page, name) {
+  if (!SCREENSHOTS) {
+    return;
+  }
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `web-${name}.png`), fullPage: true });
+}
+
+async function newPage(locale = 'en-US') {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale });
+  return context.newPage();
+}
+
+/** Waits for the document that `action` leads to. */
+async function through(page, action) {
+  const navigation = page.waitForNavigation({ waitUntil: 'load' });
+  await action();
+  return navigation;
+}
+
+async function heading(page) {
+  return ((await page.locator('main h1').textContent()) || '').trim();
+}
+
+/** Signs in with the keyboard: the labels, then Enter. */
+async function signIn(page, user, password, labels = { user: 'Username', password: 'Password' }) {
+  await page.goto(`${BASE}/`);
+  assert.match(page.url(), /\/signin\?next=/);
+  await page.getByLabel(labels.user).fill(user);
+  const pw = page.getByLabel(labels.password, { exact: true });
+  await pw.fill(password);
+  return through(page, () => pw.press('Enter'));
+}
+
+test.before(async () => {
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  });
+});
+
+test.after(async () => {
+  if (browser) {
+    await browser.close();
+  }
+});
+
+if (PHASE === 'setup') {
+  let admin;
+
+  test('an administrator signs in with the keyboard; the pages carry the security headers', async () => {
+    admin = await newPage();
+    await admin.goto(`${BASE}/`);
+    await shot(admin, 'signin');
+    const resp = await signIn(admin, 'admin', ADMIN_PASSWORD);
+    assert.equal(resp.status(), 200);
+    assert.equal(await heading(admin), 'Home');
+    const headers = resp.headers();
+    assert.match(headers['content-security-policy'], /default-src 'self'/);
+    assert.match(headers['content-security-policy'], /frame-ancestors 'none'/);
+    assert.equal(headers['x-frame-options'], 'DENY');
+    assert.equal(headers['cache-control'], 'no-store');
+    const cookies = await admin.context().cookies();
+    const session = cookies.find((c) => c.name === 'porteiro_session');
+    assert.ok(session, 'the session cookie');
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.sameSite, 'Strict');
+    // Nothing secret in the page or the URL.
+    assert.ok(!(await admin.content()).includes(ADMIN_PASSWORD));
+    assert.ok(!admin.url().includes(ADMIN_PASSWORD));
+    // The menu as the seed lays it out.
+    const nav = admin.getByRole('navigation', { name: 'Main menu' });
+    for (const label of ['Cloud console', 'JIT Access', 'Users', 'Credentials', 'Accounts', 'Access groups', 'Remote Sessions', 'Audit trail']) {
+      assert.ok(await nav.getByRole('link', { name: label, exact: true }).first().isVisible(), label);
+    }
+    await shot(admin, 'home');
+  });
+
+  test('the administrator creates a platform user; a bad value is shown next to its field', async () => {
+    await admin.goto(`${BASE}/platform-users`);
+    const form = admin.locator('#new-user');
+    await form.getByLabel('Name', { exact: true }).fill('Ana Lima');
+    await form.getByLabel('Username').fill('ana');
+    await form.getByLabel('E-mail').fill('ana@example.com');
+    await form.getByLabel('Password').fill('short');
+    let resp = await through(admin, () => form.getByRole('button', { name: 'Create' }).click());
+    assert.equal(resp.status(), 422);
+    const err = admin.locator('#new-user-password-error');
+    assert.match(await err.textContent(), /12 to 256 characters/);
+    assert.equal(await admin.locator('#new-user-password').getAttribute('aria-invalid'), 'true');
+    // The other values are kept; the password is never written back.
+    assert.equal(await form.getByLabel('Username').inputValue(), 'ana');
+    assert.equal(await form.getByLabel('Password').inputValue(), '');
+    await form.getByLabel('Password').fill(ANA_PASSWORD);
+    resp = await through(admin, () => form.getByRole('button', { name: 'Create' }).click());
+    assert.equal(resp.status(), 200);
+    assert.match(await admin.locator('.notice').textContent(), /Platform user created: ana/);
+    assert.ok(await admin.getByRole('cell', { name: 'ana@example.com' }).isVisible());
+    await shot(admin, 'platform-users');
+  });
+
+  test('the administrator creates an account; Porteiro checks it', async () => {
+    await admin.goto(`${BASE}/accounts`);
+    const form = admin.locator('#new-account');
+    await form.getByLabel('Name', { exact: true }).fill('second');
+    await form.getByLabel('Endpoint URL').fill(CLOUD_URL);
+    await form.getByLabel('Access key ID').fill(ROOT_AK);
+    await form.getByLabel('Secret access key').fill(ROOT_SK);
+    await through(admin, () => form.getByRole('button', { name: 'Create' }).click());
+    assert.match(await admin.locator('.notice').textContent(), /Account created: second \(Connectable\)/);
+    const row = admin.getByRole('row').filter({ hasText: 'second' });
+    assert.match(await row.textContent(), /Connectable/);
+    assert.ok(!(await admin.content()).includes(ROOT_SK), 'the secret is never shown');
+    await shot(admin, 'accounts');
+  });
+
+  test('the administrator creates a cloud IAM user for ana; it is provisioned', async () => {
+    await admin.goto(`${BASE}/users`);
+    const form = admin.locator('#new-cloud-user');
+    await form.getByLabel('Account').selectOption({ label: 'embedded' });
+    await form.getByLabel('Owner (platform user)').selectOption({ label: 'ana' });
+    await through(admin, () => form.getByRole('button', { name: 'Create' }).click());
+    // The provisioning job runs at once; the answer may come before it (or the scheduler) ends.
+    assert.match(await admin.locator('.notice').textContent(), /Cloud IAM user created: ana \((Pending|Provisioning|Provisioned)\)/);
+    const row = admin.getByRole('row').filter({ hasText: 'Created through Cloud IAM' });
+    const deadline = Date.now() + 15000;
+    while (!/Provisioned/.test(await row.textContent())) {
+      assert.ok(Date.now() < deadline, `not provisioned: ${await row.textContent()}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await admin.reload();
+    }
+    await through(admin, () => row.getByRole('link', { name: 'Jobs' }).click());
+    assert.match(await admin.locator('table').textContent(), /provision_user/);
+    await shot(admin, 'cloud-users');
+  });
+
+  test('the administrator creates an access group with ana and the session permissions', async () => {
+    await admin.goto(`${BASE}/groups`);
+    await through(admin, () => admin.getByRole('link', { name: 'New access group' }).click());
+    await admin.getByLabel('Name', { exact: true }).fill('engineers');
+    await admin.getByLabel('Description').fill('People who open sessions');
+    await admin.getByLabel('ana (Ana Lima)').check();
+    await admin.getByLabel('Users can start sessions', { exact: true }).check();
+    await admin.getByLabel('Users can start JIT sessions').check();
+    await through(admin, () => admin.getByRole('button', { name: 'Save' }).click());
+    const row = admin.getByRole('row').filter({ hasText: 'engineers' });
+    assert.match(await row.textContent(), /ana/);
+    assert.match(await row.textContent(), /Users can start JIT sessions/);
+    await shot(admin, 'access-groups');
+  });
+}
+
+if (PHASE === 'use') {
+  let admin;
+  let ana;
+  let anaSession; // ana's JIT session page, left open
+
+  test('JIT settings: ⁝ Actions ➔ New, Account, Information and AWS tabs; the Duration error is next to it', async () => {
+    admin = await newPage();
+    await signIn(admin, 'admin', ADMIN_PASSWORD);
+    await admin.goto(`${BASE}/settings/jit`);
+    await admin.locator('details.menu summary').click();
+    await through(admin, () => admin.getByRole('menuitem', { name: 'New' }).click());
+    assert.equal(await heading(admin), 'New JIT Access');
+    // Choosing the account reloads the form with its roles (the select submits itself).
+    await through(admin, () => admin.getByLabel('Account').selectOption({ label: 'embedded' }));
+    assert.match(admin.url(), /account=a-/);
+    await admin.getByRole('group', { name: 'Active' }).getByLabel('Yes').check();
+    // Information tab.
+    const info = admin.getByRole('tab', { name: 'Information' });
+    await info.click();
+    await admin.getByLabel('Description').fill('Production access, one hour at most');
+    // AWS tab, reached with the keyboard.
+    await info.press('ArrowRight');
+    const aws = admin.getByRole('tab', { name: 'AWS' });
+    assert.equal(await aws.getAttribute('aria-selected'), 'true');
+    assert.ok(await admin.locator('#panel-info').isHidden());
+    await admin.getByRole('group', { name: 'JIT Enabled' }).getByLabel('Yes').check();
+    await admin.getByLabel('Duration (seconds)').fill('600');
+    await admin.getByLabel(/Admin \(max/).check();
+    await shot(admin, 'jit-settings-form');
+    let resp = await through(admin, () => admin.getByRole('button', { name: 'Save' }).click());
+    assert.equal(resp.status(), 422);
+    // The AWS tab is open again and the error sits under Duration.
+    assert.equal(await admin.getByRole('tab', { name: 'AWS' }).getAttribute('aria-selected'), 'true');
+    const err = admin.locator('#jit-duration-error');
+    assert.ok(await err.isVisible());
+    assert.match(await err.textContent(), /600 seconds is below the minimum JIT session duration of 900 seconds/);
+    assert.equal(await admin.getByLabel('Description').inputValue(), 'Production access, one hour at most');
+    await shot(admin, 'jit-settings-error');
+    await admin.getByLabel('Duration (seconds)').fill('3600');
+    resp = await through(admin, () => admin.getByRole('button', { name: 'Save' }).click());
+    assert.equal(resp.status(), 200);
+    assert.equal(await heading(admin), 'JIT Access');
+    const row = admin.getByRole('row').filter({ hasText: 'embedded' });
+    assert.match(await row.textContent(), /Yes.*Production access.*Yes.*3600.*Admin/);
+    await shot(admin, 'jit-settings');
+  });
+
+  test('ana cannot start a JIT session without a credential: the unmet requirement says what to do', async () => {
+    ana = await newPage();
+    await signIn(ana, 'ana', ANA_PASSWORD);
+    await ana.goto(`${BASE}/remote/jit`);
+    const row = ana.getByRole('row').filter({ hasText: 'ana' }).first();
+    await through(ana, () => row.getByRole('link', { name: 'Start session' }).click());
+    await ana.getByLabel('Role').selectOption('Admin');
+    const resp = await through(ana, () => ana.getByRole('button', { name: 'Start session' }).click());
+    assert.equal(resp.status(), 422);
+    const alert = ana.locator('#jit-start .error');
+    assert.match(await alert.textContent(), /has no credential/);
+    assert.match(await alert.textContent(), /Cloud IAM ➔ Credentials ➔ New/);
+    await shot(ana, 'jit-start-error');
+  });
+
+  test('the administrator creates a credential: the secret is shown once', async () => {
+    await admin.goto(`${BASE}/credentials`);
+    const form = admin.locator('#new-credential');
+    await form.getByLabel('User').selectOption({ label: 'ana' });
+    await through(admin, () => form.getByRole('button', { name: 'Create' }).click());
+    const secret = ((await admin.locator('#secret-access-key').textContent()) || '').trim();
+    assert.ok(secret.length >= 20, 'the secret is shown');
+    await admin.goto(`${BASE}/credentials`);
+    assert.ok(!(await admin.content()).includes(secret), 'and never again');
+    assert.match(await admin.locator('table').textContent(), /AKIA/);
+  });
+
+  test('ana starts a JIT session, chooses the Role, and sees the countdown', async () => {
+    await ana.goto(`${BASE}/remote/jit`);
+    const row = ana.getByRole('row').filter({ hasText: 'ana' }).first();
+    await through(ana, () => row.getByRole('link', { name: 'Start session' }).click());
+    await ana.getByLabel('Role').selectOption('Admin');
+    await ana.getByLabel('Duration (seconds)').fill('1800');
+    const resp = await through(ana, () => ana.getByRole('button', { name: 'Start session' }).click());
+    assert.equal(resp.status(), 200);
+    assert.equal(await heading(ana), 'Session started');
+    assert.match(await ana.locator('#credentials').textContent(), /AWS_ACCESS_KEY_ID=ASIA/);
+    await through(ana, () => ana.getByRole('link', { name: /session's page/ }).click());
+    assert.match(ana.url(), /\/my\/sessions\/ps-/);
+    const countdown = ana.locator('#countdown');
+    const first = ((await countdown.textContent()) || '').trim();
+    assert.match(first, COUNTDOWN);
+    assert.match(first, /^(29|30) min/);
+    await ana.waitForFunction((t) => document.getElementById('countdown').textContent.trim() !== t, first, { timeout: 5000 });
+    assert.match(((await countdown.textContent()) || '').trim(), COUNTDOWN);
+    // Nothing secret on the session page.
+    assert.ok(!(await ana.content()).includes('AWS_SECRET_ACCESS_KEY'));
+    await shot(ana, 'session-countdown');
+    anaSession = ana;
+  });
+
+  test('ana starts a Cloud console session from the Action column', async () => {
+    const page = await ana.context().newPage();
+    await page.goto(`${BASE}/remote/console`);
+    const row = page.getByRole('row').filter({ hasText: 'ana' }).first();
+    await shot(page, 'cloud-console');
+    await through(page, () => row.getByRole('button', { name: 'Start session' }).click());
+    assert.match(page.url(), /\/my\/sessions\/ps-/);
+    assert.match(await page.locator('main').textContent(), /Cloud console/);
+    const open = page.getByRole('link', { name: 'Open the AWS console' });
+    assert.match(await open.getAttribute('href'), /^\/sessions\/ps-[0-9a-f]+\/$/);
+    await page.close();
+  });
+
+  test('Remote Sessions: the administrator filters and drops the JIT session; ana is disconnected', async () => {
+    await admin.goto(`${BASE}/pam/sessions`);
+    await admin.getByLabel('User').fill('ana');
+    await admin.getByLabel('Kind').selectOption({ label: 'JIT Access' });
+    await admin.getByLabel('Status').selectOption({ label: 'Active' });
+    await through(admin, () => admin.getByRole('button', { name: 'Filter' }).click());
+    assert.match(admin.url(), /user=ana/);
+    const rows = admin.locator('tbody tr');
+    assert.equal(await rows.count(), 1);
+    assert.match(await rows.first().textContent(), /127\.0\.0\.1/);
+    await shot(admin, 'remote-sessions');
+    await through(admin, () => rows.first().getByRole('button', { name: 'Drop' }).click());
+    assert.match(await admin.locator('.notice').textContent(), /Session dropped/);
+    // Ana's open page notices (it polls the status) and shows the disconnection.
+    await anaSession.waitForFunction(() => document.querySelector('main h1').textContent.includes('disconnected'), null, { timeout: 15000 });
+    assert.equal(await heading(anaSession), 'You have been disconnected');
+    assert.match(await anaSession.locator('#disconnected').textContent(), /Dropped by admin/);
+    await shot(anaSession, 'disconnected');
+  });
+
+  test('the audit trail shows the changes, filtered', async () => {
+    await admin.goto(`${BASE}/audit?entity=session`);
+    const text = await admin.locator('table').textContent();
+    assert.match(text, /session\.start/);
+    assert.match(text, /session\.dropped/);
+    assert.doesNotMatch(text, /user\.create/);
+    await shot(admin, 'audit');
+  });
+
+  test('em português: Acesso remoto ➔ JIT Access, Iniciar sessão, Função, and the error next to Função', async () => {
+    const pt = await newPage('pt-BR');
+    await pt.goto(`${BASE}/`);
+    assert.equal(await heading(pt), 'Entrar');
+    assert.equal(await pt.locator('html').getAttribute('lang'), 'pt-BR');
+    await signIn(pt, 'ana', ANA_PASSWORD, { user: 'Usuário', password: 'Senha' });
+    assert.equal(await heading(pt), 'Início');
+    const nav = pt.getByRole('navigation', { name: 'Menu principal' });
+    assert.match(await nav.textContent(), /Acesso remoto/);
+    assert.match(await nav.textContent(), /Configurações/);
+    assert.match(await nav.textContent(), /Grupos de acesso/);
+    await pt.goto(`${BASE}/remote/jit`);
+    assert.match(await pt.locator('.crumbs').textContent(), /Cloud IAM ➔ Acesso remoto ➔ JIT Access/);
+    assert.ok(await pt.getByRole('columnheader', { name: 'Ação' }).isVisible());
+    await shot(pt, 'pt-jit');
+    const row = pt.getByRole('row').filter({ hasText: 'ana' }).first();
+    await through(pt, () => row.getByRole('link', { name: 'Iniciar sessão' }).click());
+    assert.ok(await pt.getByLabel('Função').isVisible());
+    assert.ok(await pt.getByLabel('Duração (segundos)').isVisible());
+    let resp = await through(pt, () => pt.getByRole('button', { name: 'Iniciar sessão' }).click());
+    assert.equal(resp.status(), 422);
+    const err = pt.locator('#jit-start-role-error');
+    assert.match(await err.textContent(), /nenhuma Função foi escolhida: escolha uma das funções permitidas/);
+    await shot(pt, 'pt-jit-error');
+    await pt.getByLabel('Função').selectOption('Admin');
+    resp = await through(pt, () => pt.getByRole('button', { name: 'Iniciar sessão' }).click());
+    assert.equal(resp.status(), 200);
+    assert.equal(await heading(pt), 'Sessão iniciada');
+    assert.match(await pt.locator('.countdown-line').textContent(), /Termina em/);
+    assert.match(((await pt.locator('#countdown').textContent()) || '').trim(), COUNTDOWN);
+    // Switch to English with the link; the choice sticks (cookie).
+    await pt.goto(`${BASE}/remote/jit`);
+    await through(pt, () => pt.getByRole('link', { name: 'English' }).click());
+    assert.match(pt.url(), /\/remote\/jit$/);
+    assert.equal(await heading(pt), 'JIT Access');
+    assert.ok(await pt.getByRole('columnheader', { name: 'Action' }).isVisible());
+    await pt.context().close();
+  });
+
+  test('a form without the CSRF token, or from another origin, is refused', async () => {
+    let resp = await ana.context().request.post(`${BASE}/remote/console/start`, {
+      form: { cloud_user_id: 'cu-0' },
+      maxRedirects: 0,
+    });
+    assert.equal(resp.status(), 403);
+    const csrf = await ana.locator('input[name=csrf]').first().inputValue();
+    resp = await ana.context().request.post(`${BASE}/remote/console/start`, {
+      form: { cloud_user_id: 'cu-0', csrf },
+      headers: { Origin: 'https://evil.example' },
+      maxRedirects: 0,
+    });
+    assert.equal(resp.status(), 403);
+  });
+
+  test('sign out ends the sign-in', async () => {
+    await ana.goto(`${BASE}/my/sessions`);
+    await shot(ana, 'my-sessions');
+    await through(ana, () => ana.getByRole('button', { name: 'Sign out' }).click());
+    assert.match(ana.url(), /\/signin\?why=out/);
+    assert.match(await ana.locator('main').textContent(), /You have signed out/);
+    await ana.goto(`${BASE}/my/sessions`);
+    assert.match(ana.url(), /\/signin\?next=/);
+  });
+}
+
+if (PHASE === 'audit') {
+  test('an auditor replays, verifies and exports the recordings from Remote Sessions', async () => {
+    const admin = await newPage();
+    await signIn(admin, 'admin', ADMIN_PASSWORD);
+    await admin.goto(`${BASE}/pam/sessions?kind=jit&user=ana&status=dropped`);
+    const row = admin.locator('tbody tr').first();
+    await through(admin, () => row.getByRole('link', { name: 'Replay' }).click());
+    assert.equal(await heading(admin), 'Replay');
+    const replay = await admin.locator('table').textContent();
+    assert.match(replay, /GetCallerIdentity/);
+    assert.match(replay, /listed the roles/);
+    await shot(admin, 'replay');
+    await through(admin, () => admin.getByRole('link', { name: 'Verify' }).click());
+    assert.match(await admin.locator('#verdict').textContent(), /^Verified/);
+    await shot(admin, 'verify');
+    const exportUrl = await admin.getByRole('link', { name: 'Export' }).getAttribute('href');
+    const archive = await admin.context().request.get(`${BASE}${exportUrl}`);
+    assert.equal(archive.status(), 200);
+    assert.equal(archive.headers()['content-type'], 'application/x-tar');
+    assert.match(archive.headers()['content-disposition'], /attachment; filename="ps-[0-9a-f]+\.tar"/);
+    assert.ok((await archive.body()).includes(Buffer.from('events.jsonl')));
+    // The console session's recording was altered after it was closed: it is named broken.
+    await admin.goto(`${BASE}/pam/sessions?kind=console&user=ana`);
+    const consoleRow = admin.locator('tbody tr').first();
+    // Still running: its recording's replay is the live view.
+    assert.ok(await consoleRow.getByRole('link', { name: 'Live view' }).isVisible());
+    await through(admin, () => consoleRow.getByRole('link', { name: 'Verify' }).click());
+    const verdict = await admin.locator('#verdict').textContent();
+    assert.match(verdict, /^Broken: event seq 2 \(line 3\)/);
+  });
+}
