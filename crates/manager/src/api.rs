@@ -25,8 +25,25 @@ use crate::{Actor, Error, Manager};
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// Accepts connections until the listener fails.
+/// Accepts connections (plain HTTP) until the listener fails.
 pub async fn serve(manager: Arc<Manager>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    serve_with(manager, listener, None).await
+}
+
+/// Accepts HTTPS connections with `tls` (see [`tls_config`]) until the listener fails.
+pub async fn serve_tls(
+    manager: Arc<Manager>,
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+) -> std::io::Result<()> {
+    serve_with(manager, listener, Some(tokio_rustls::TlsAcceptor::from(tls))).await
+}
+
+async fn serve_with(
+    manager: Arc<Manager>,
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<()> {
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(conn) => conn,
@@ -44,18 +61,106 @@ pub async fn serve(manager: Arc<Manager>, listener: tokio::net::TcpListener) -> 
         };
         let _ = stream.set_nodelay(true);
         let manager = manager.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let manager = manager.clone();
-                async move { Ok::<_, Infallible>(receive(&manager, req, remote).await) }
-            });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(io, service)
-                .await;
+            match tls {
+                None => connection(manager, stream, remote).await,
+                Some(acceptor) => {
+                    // A client that never finishes its handshake does not hold a task forever.
+                    let handshake =
+                        tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream));
+                    if let Ok(Ok(stream)) = handshake.await {
+                        connection(manager, stream, remote).await;
+                    }
+                }
+            }
         });
     }
+}
+
+async fn connection<IO>(manager: Arc<Manager>, io: IO, remote: SocketAddr)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let manager = manager.clone();
+        async move { Ok::<_, Infallible>(receive(&manager, req, remote).await) }
+    });
+    let io = hyper_util::rt::TokioIo::new(io);
+    let _ = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(io, service)
+        .await;
+}
+
+/// A TLS configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file does not read or holds no PEM item of the kind needed.
+    #[error("cannot use the TLS {what} {path}: {message}")]
+    File {
+        /// "certificate" or "private key".
+        what: &'static str,
+        /// The file.
+        path: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The certificate and key do not make a TLS configuration.
+    #[error(
+        "the TLS certificate and key are not usable together: {0} (give the key that belongs to the certificate)"
+    )]
+    Config(String),
+}
+
+/// The API's TLS configuration (rustls with ring; TLS 1.2 and 1.3; HTTP/1.1) from PEM files:
+/// the certificate chain (leaf first) and its private key (PKCS#8, PKCS#1 or SEC1).
+pub fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let file_err = |what: &'static str, path: &std::path::Path, e: rustls_pki_types::pem::Error| {
+        let message = match e {
+            rustls_pki_types::pem::Error::NoItemsFound => format!(
+                "no PEM {what} in it (expected a -----BEGIN {}----- block)",
+                if what == "certificate" {
+                    "CERTIFICATE"
+                } else {
+                    "PRIVATE KEY"
+                }
+            ),
+            rustls_pki_types::pem::Error::Io(io) => format!("{io}"),
+            other => format!("not valid PEM: {other:?}"),
+        };
+        TlsError::File {
+            what,
+            path: path.display().to_string(),
+            message,
+        }
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| file_err("certificate", cert, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| file_err("certificate", cert, e))?;
+    if certs.is_empty() {
+        return Err(file_err(
+            "certificate",
+            cert,
+            rustls_pki_types::pem::Error::NoItemsFound,
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err("private key", key, e))?;
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Config(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| TlsError::Config(e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 async fn receive(manager: &Manager, req: Request<Incoming>, remote: SocketAddr) -> Response<Full<Bytes>> {
