@@ -1046,6 +1046,28 @@ mod tests {
     }
 
     #[test]
+    fn tls_files_give_clear_errors() {
+        let dir = std::env::temp_dir().join(format!("porteiro-api-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).expect("cert");
+        let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).expect("cert");
+        let (cert, key, other_key) = (dir.join("c.pem"), dir.join("k.pem"), dir.join("o.pem"));
+        std::fs::write(&cert, ck.cert.pem()).expect("write");
+        std::fs::write(&key, ck.signing_key.serialize_pem()).expect("write");
+        std::fs::write(&other_key, other.signing_key.serialize_pem()).expect("write");
+        assert!(tls_config(&cert, &key).is_ok());
+        let e = tls_config(&dir.join("none.pem"), &key).expect_err("missing");
+        assert!(e.to_string().contains("none.pem"), "{e}");
+        let e = tls_config(&key, &key).expect_err("a key is no certificate");
+        assert!(e.to_string().contains("no PEM certificate"), "{e}");
+        let e = tls_config(&cert, &cert).expect_err("a certificate is no key");
+        assert!(e.to_string().contains("no PEM private key"), "{e}");
+        let e = tls_config(&cert, &other_key).expect_err("another key");
+        assert!(e.to_string().contains("not usable together"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn json_errors_name_the_field() {
         let e = body::<NewUser>(&Bytes::from_static(br#"{"name": "A"}"#)).expect_err("missing");
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
