@@ -17,7 +17,9 @@ use std::str::FromStr;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use postgres::{Client, Config, NoTls};
+use std::collections::HashMap;
+
+use postgres::{Client, Config, NoTls, Statement};
 
 use crate::model::AuditEvent;
 use crate::store::{AuditFilter, Batch, Store, StoreError};
@@ -69,12 +71,15 @@ struct Worker {
     locked: bool,
     /// The connection was lost while the write lock was held: the section is unprotected.
     lost_lock: bool,
+    /// Statements prepared on this connection (one round trip per query instead of two).
+    prepared: HashMap<&'static str, Statement>,
 }
 
 impl Worker {
     fn client(&mut self) -> Result<&mut Client, StoreError> {
         if self.client.as_ref().is_some_and(Client::is_closed) {
             self.client = None;
+            self.prepared.clear();
             if self.locked {
                 self.locked = false;
                 self.lost_lock = true;
@@ -93,6 +98,20 @@ impl Worker {
         self.client
             .as_mut()
             .ok_or_else(|| StoreError::Db("no PostgreSQL connection".into()))
+    }
+
+    /// The connection and `sql` prepared on it.
+    fn prepared(&mut self, sql: &'static str) -> Result<(&mut Client, Statement), StoreError> {
+        self.client()?;
+        let stmt = match self.prepared.get(sql) {
+            Some(st) => st.clone(),
+            None => {
+                let st = self.client()?.prepare(sql).map_err(pg_err)?;
+                self.prepared.insert(sql, st.clone());
+                st
+            }
+        };
+        Ok((self.client()?, stmt))
     }
 }
 
@@ -142,6 +161,7 @@ impl PostgresStore {
             client: None,
             locked: false,
             lost_lock: false,
+            prepared: HashMap::new(),
         };
         std::thread::Builder::new()
             .name("porteiro-postgres".into())
@@ -180,7 +200,12 @@ impl PostgresStore {
         let (tx, rx) = mpsc::sync_channel(1);
         self.tasks
             .send(Box::new(move |w: &mut Worker| {
-                let _ = tx.send(f(w));
+                let r = f(w);
+                if r.is_err() {
+                    // A failure may come from a schema changed under a prepared statement.
+                    w.prepared.clear();
+                }
+                let _ = tx.send(r);
             }))
             .map_err(|_| StoreError::Db("the PostgreSQL worker thread stopped".into()))?;
         rx.recv()
@@ -237,13 +262,8 @@ impl Store for PostgresStore {
     fn get_raw(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
         let (kind, id) = (kind.to_string(), id.to_string());
         self.call(move |w| {
-            let row = w
-                .client()?
-                .query_opt(
-                    "SELECT body FROM documents WHERE kind = $1 AND id = $2",
-                    &[&kind, &id],
-                )
-                .map_err(pg_err)?;
+            let (c, st) = w.prepared("SELECT body FROM documents WHERE kind = $1 AND id = $2")?;
+            let row = c.query_opt(&st, &[&kind, &id]).map_err(pg_err)?;
             Ok(row.map(|r| r.get(0)))
         })
     }
@@ -251,13 +271,9 @@ impl Store for PostgresStore {
     fn list_raw(&self, kind: &str) -> Result<Vec<String>, StoreError> {
         let kind = kind.to_string();
         self.call(move |w| {
-            let rows = w
-                .client()?
-                .query(
-                    "SELECT body FROM documents WHERE kind = $1 ORDER BY id COLLATE \"C\"",
-                    &[&kind],
-                )
-                .map_err(pg_err)?;
+            let (c, st) =
+                w.prepared("SELECT body FROM documents WHERE kind = $1 ORDER BY id COLLATE \"C\"")?;
+            let rows = c.query(&st, &[&kind]).map_err(pg_err)?;
             Ok(rows.iter().map(|r| r.get(0)).collect())
         })
     }
@@ -265,14 +281,11 @@ impl Store for PostgresStore {
     fn due_raw(&self, kind: &str, now: i64) -> Result<Vec<String>, StoreError> {
         let kind = kind.to_string();
         self.call(move |w| {
-            let rows = w
-                .client()?
-                .query(
-                    "SELECT body FROM documents WHERE kind = $1 AND due IS NOT NULL AND due <= $2
-                     ORDER BY due, id COLLATE \"C\"",
-                    &[&kind, &now],
-                )
-                .map_err(pg_err)?;
+            let (c, st) = w.prepared(
+                "SELECT body FROM documents WHERE kind = $1 AND due IS NOT NULL AND due <= $2
+                 ORDER BY due, id COLLATE \"C\"",
+            )?;
+            let rows = c.query(&st, &[&kind, &now]).map_err(pg_err)?;
             Ok(rows.iter().map(|r| r.get(0)).collect())
         })
     }
@@ -287,26 +300,32 @@ impl Store for PostgresStore {
                     "the connection to PostgreSQL was lost inside a write section (its lock with it): nothing was written, try again".into(),
                 ));
             }
-            let mut tx = w.client()?.transaction().map_err(pg_err)?;
-            for r in &batch.puts {
-                tx.execute(
+            let put = w
+                .prepared(
                     "INSERT INTO documents (kind, id, due, body) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (kind, id) DO UPDATE SET due = EXCLUDED.due, body = EXCLUDED.body",
-                    &[&r.kind, &r.id, &r.due, &r.body],
-                )
-                .map_err(pg_err)?;
+                )?
+                .1;
+            let delete = w
+                .prepared("DELETE FROM documents WHERE kind = $1 AND id = $2")?
+                .1;
+            let audit = w
+                .prepared(
+                    "INSERT INTO audit (at, actor, source, action, entity, entity_id, old, new)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )?
+                .1;
+            let mut tx = w.client()?.transaction().map_err(pg_err)?;
+            for r in &batch.puts {
+                tx.execute(&put, &[&r.kind, &r.id, &r.due, &r.body])
+                    .map_err(pg_err)?;
             }
             for (kind, id) in &batch.deletes {
-                tx.execute(
-                    "DELETE FROM documents WHERE kind = $1 AND id = $2",
-                    &[kind, id],
-                )
-                .map_err(pg_err)?;
+                tx.execute(&delete, &[kind, id]).map_err(pg_err)?;
             }
             for e in &batch.audit {
                 tx.execute(
-                    "INSERT INTO audit (at, actor, source, action, entity, entity_id, old, new)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    &audit,
                     &[
                         &e.at,
                         &e.actor,
@@ -357,11 +376,8 @@ impl Store for PostgresStore {
             if w.locked {
                 return Ok(true);
             }
-            let taken: bool = w
-                .client()?
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITE_LOCK])
-                .map_err(pg_err)?
-                .get(0);
+            let (c, st) = w.prepared("SELECT pg_try_advisory_lock($1)")?;
+            let taken: bool = c.query_one(&st, &[&WRITE_LOCK]).map_err(pg_err)?.get(0);
             if taken {
                 w.locked = true;
                 w.lost_lock = false;
@@ -377,9 +393,8 @@ impl Store for PostgresStore {
                 return Ok(());
             }
             w.locked = false;
-            w.client()?
-                .execute("SELECT pg_advisory_unlock($1)", &[&WRITE_LOCK])
-                .map_err(pg_err)?;
+            let (c, st) = w.prepared("SELECT pg_advisory_unlock($1)")?;
+            c.execute(&st, &[&WRITE_LOCK]).map_err(pg_err)?;
             Ok(())
         })
     }
