@@ -131,7 +131,12 @@ impl PgCluster {
     fn command(&self, tool: &str) -> Command {
         let exe = self.bin.join(tool);
         if self.as_nobody {
-            let mut c = Command::new("runuser");
+            // runuser (util-linux) lives in /usr/sbin, which a CI PATH may lack.
+            let runuser = ["/usr/sbin/runuser", "/sbin/runuser"]
+                .into_iter()
+                .find(|p| Path::new(p).is_file())
+                .unwrap_or("runuser");
+            let mut c = Command::new(runuser);
             c.args(["-u", "nobody", "--"]).arg(exe);
             c
         } else {
