@@ -35,18 +35,29 @@ pub type Fallback = Arc<
         + Sync,
 >;
 
-/// Accepts connections until the listener fails.
+/// Accepts connections (plain HTTP) until the listener fails.
 pub async fn serve(manager: Arc<Manager>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    serve_with(manager, listener, None).await
+    serve_with(manager, listener, None, None).await
 }
 
-/// Accepts connections until the listener fails; requests outside `/api/v1` go to `fallback`
-/// when there is one.
+/// Accepts HTTPS connections with `tls` (see [`tls_config`]) until the listener fails.
+pub async fn serve_tls(
+    manager: Arc<Manager>,
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+) -> std::io::Result<()> {
+    serve_with(manager, listener, Some(tls), None).await
+}
+
+/// Accepts connections, over TLS when `tls` is given (see [`tls_config`]), until the listener
+/// fails; requests outside `/api/v1` go to `fallback` when there is one.
 pub async fn serve_with(
     manager: Arc<Manager>,
     listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     fallback: Option<Fallback>,
 ) -> std::io::Result<()> {
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(conn) => conn,
@@ -64,27 +75,115 @@ pub async fn serve_with(
         };
         let _ = stream.set_nodelay(true);
         let manager = manager.clone();
+        let tls = tls.clone();
         let fallback = fallback.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let manager = manager.clone();
-                let fallback = fallback.clone();
-                async move {
-                    let path = req.uri().path();
-                    let api = path == "/api/v1" || path.starts_with("/api/v1/");
-                    Ok::<_, Infallible>(match fallback {
-                        Some(web) if !api => web(req, remote).await,
-                        _ => receive(&manager, req, remote).await,
-                    })
+            match tls {
+                None => connection(manager, stream, remote, fallback).await,
+                Some(acceptor) => {
+                    // A client that never finishes its handshake does not hold a task forever.
+                    let handshake =
+                        tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream));
+                    if let Ok(Ok(stream)) = handshake.await {
+                        connection(manager, stream, remote, fallback).await;
+                    }
                 }
-            });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(io, service)
-                .await;
+            }
         });
     }
+}
+
+async fn connection<IO>(manager: Arc<Manager>, io: IO, remote: SocketAddr, fallback: Option<Fallback>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let manager = manager.clone();
+        let fallback = fallback.clone();
+        async move {
+            let path = req.uri().path();
+            let api = path == "/api/v1" || path.starts_with("/api/v1/");
+            Ok::<_, Infallible>(match fallback {
+                Some(web) if !api => web(req, remote).await,
+                _ => receive(&manager, req, remote).await,
+            })
+        }
+    });
+    let io = hyper_util::rt::TokioIo::new(io);
+    let _ = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(io, service)
+        .await;
+}
+
+/// A TLS configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file does not read or holds no PEM item of the kind needed.
+    #[error("cannot use the TLS {what} {path}: {message}")]
+    File {
+        /// "certificate" or "private key".
+        what: &'static str,
+        /// The file.
+        path: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The certificate and key do not make a TLS configuration.
+    #[error(
+        "the TLS certificate and key are not usable together: {0} (give the key that belongs to the certificate)"
+    )]
+    Config(String),
+}
+
+/// The API's TLS configuration (rustls with ring; TLS 1.2 and 1.3; HTTP/1.1) from PEM files:
+/// the certificate chain (leaf first) and its private key (PKCS#8, PKCS#1 or SEC1).
+pub fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let file_err = |what: &'static str, path: &std::path::Path, e: rustls_pki_types::pem::Error| {
+        let message = match e {
+            rustls_pki_types::pem::Error::NoItemsFound => format!(
+                "no PEM {what} in it (expected a -----BEGIN {}----- block)",
+                if what == "certificate" {
+                    "CERTIFICATE"
+                } else {
+                    "PRIVATE KEY"
+                }
+            ),
+            rustls_pki_types::pem::Error::Io(io) => format!("{io}"),
+            other => format!("not valid PEM: {other:?}"),
+        };
+        TlsError::File {
+            what,
+            path: path.display().to_string(),
+            message,
+        }
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| file_err("certificate", cert, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| file_err("certificate", cert, e))?;
+    if certs.is_empty() {
+        return Err(file_err(
+            "certificate",
+            cert,
+            rustls_pki_types::pem::Error::NoItemsFound,
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err("private key", key, e))?;
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Config(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| TlsError::Config(e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 async fn receive(manager: &Manager, req: Request<Incoming>, remote: SocketAddr) -> Response<Full<Bytes>> {
@@ -196,17 +295,120 @@ fn json_response(status: StatusCode, v: &Value) -> Response<Full<Bytes>> {
     r
 }
 
-type Reply = Result<(StatusCode, Value), ApiError>;
+/// A successful answer: status, JSON body, and for a list with more items the cursor of the
+/// next page.
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    next: Option<String>,
+}
+
+type Reply = Result<Answer, ApiError>;
 
 fn ok(v: impl serde::Serialize) -> Reply {
-    Ok((StatusCode::OK, serde_json::to_value(v).unwrap_or(Value::Null)))
+    Ok(Answer {
+        status: StatusCode::OK,
+        body: serde_json::to_value(v).unwrap_or(Value::Null),
+        next: None,
+    })
 }
 
 fn created(v: impl serde::Serialize) -> Reply {
-    Ok((
-        StatusCode::CREATED,
-        serde_json::to_value(v).unwrap_or(Value::Null),
-    ))
+    Ok(Answer {
+        status: StatusCode::CREATED,
+        body: serde_json::to_value(v).unwrap_or(Value::Null),
+        next: None,
+    })
+}
+
+// ---- pagination ----
+
+/// The most items one page holds (and the default page size).
+pub const MAX_PAGE: usize = 1000;
+
+/// Where a list's order puts an item: (number, text), ascending.
+type SortKey = (i64, String);
+
+/// A page request: `limit` (1–1000, default 1000) and `next`, the opaque cursor the previous
+/// page's `X-Next-Cursor` header gave (it names that page's last item).
+struct PageReq {
+    list: &'static str,
+    limit: usize,
+    after: Option<SortKey>,
+}
+
+fn page_req(req: &Request<Bytes>, list: &'static str) -> Result<PageReq, ApiError> {
+    let limit = match query(req, "limit") {
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| ApiError::bad("limit", format!("use 1 to {MAX_PAGE}")))?,
+        None => MAX_PAGE,
+    };
+    let after = match query(req, "next") {
+        Some(c) => Some(decode_cursor(list, &c).ok_or_else(|| {
+            ApiError::bad(
+                "next",
+                format!("is not a cursor of GET /api/v1/{list}: pass the X-Next-Cursor of that list's previous page, or leave `next` out to start at the beginning"),
+            )
+        })?),
+        None => None,
+    };
+    Ok(PageReq { list, limit, after })
+}
+
+/// An opaque cursor: the list's name and the last item's sort key, base64url.
+fn encode_cursor(list: &str, key: &SortKey) -> String {
+    base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        format!("{list}\n{}\n{}", key.0, key.1),
+    )
+}
+
+fn decode_cursor(list: &str, cursor: &str) -> Option<SortKey> {
+    let raw = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, cursor).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let mut parts = text.splitn(3, '\n');
+    if parts.next()? != list {
+        return None;
+    }
+    let n = parts.next()?.parse().ok()?;
+    Some((n, parts.next()?.to_string()))
+}
+
+/// The key of an item listed by `field` (its id, or a role's name).
+fn by(field: &'static str) -> impl Fn(&Value) -> SortKey {
+    move |v| (0, v[field].as_str().unwrap_or_default().to_string())
+}
+
+/// Jobs: newest first, then by id.
+fn newest_first(v: &Value) -> SortKey {
+    (
+        -v["created"].as_i64().unwrap_or_default(),
+        v["id"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// One page of a list, in the list's stable order, with the next page's cursor if more follow.
+fn paged<T: serde::Serialize>(items: Vec<T>, key: impl Fn(&Value) -> SortKey, p: &PageReq) -> Reply {
+    let mut keyed: Vec<(SortKey, Value)> = items
+        .into_iter()
+        .map(|i| serde_json::to_value(i).unwrap_or(Value::Null))
+        .map(|v| (key(&v), v))
+        .filter(|(k, _)| p.after.as_ref().is_none_or(|a| k > a))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let more = keyed.len() > p.limit;
+    keyed.truncate(p.limit);
+    let next = more
+        .then(|| keyed.last().map(|(k, _)| encode_cursor(p.list, k)))
+        .flatten();
+    Ok(Answer {
+        status: StatusCode::OK,
+        body: Value::Array(keyed.into_iter().map(|(_, v)| v).collect()),
+        next,
+    })
 }
 
 /// Parses a JSON body into `T`, naming the offending field on failure.
@@ -229,7 +431,28 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
 /// Handles one request (also used by in-process tests).
 pub async fn handle(manager: &Manager, req: Request<Bytes>, remote: SocketAddr) -> Response<Full<Bytes>> {
     match route(manager, &req, remote).await {
-        Ok((status, v)) => json_response(status, &v),
+        Ok(a) => {
+            let mut r = json_response(a.status, &a.body);
+            if let Some(next) = a.next {
+                // The cursor is base64url: safe in a header and a query string as it is.
+                let mut q: Vec<&str> = req
+                    .uri()
+                    .query()
+                    .unwrap_or_default()
+                    .split('&')
+                    .filter(|kv| !kv.is_empty() && !kv.starts_with("next="))
+                    .collect();
+                let last = format!("next={next}");
+                q.push(&last);
+                let link = format!("<{}?{}>; rel=\"next\"", req.uri().path(), q.join("&"));
+                for (name, value) in [("x-next-cursor", next), ("link", link)] {
+                    if let Ok(v) = hyper::header::HeaderValue::from_str(&value) {
+                        r.headers_mut().insert(name, v);
+                    }
+                }
+            }
+            r
+        }
         Err(e) => error_response(e.status, e.code, &e.message, e.extra),
     }
 }
@@ -295,7 +518,7 @@ async fn route(m: &Manager, req: &Request<Bytes>, remote: SocketAddr) -> Reply {
         }
         (&Method::GET, ["me"]) => ok(m.get_user(a, &a.user_id)?),
 
-        (&Method::GET, ["users"]) => ok(m.list_users(a)?),
+        (&Method::GET, ["users"]) => paged(m.list_users(a)?, by("id"), &page_req(req, "users")?),
         (&Method::POST, ["users"]) => created(m.create_user(a, body(b)?).await?),
         (&Method::GET, ["users", id]) => ok(m.get_user(a, id)?),
         (&Method::PATCH, ["users", id]) => ok(m.update_user(a, id, body(b)?).await?),
@@ -304,7 +527,7 @@ async fn route(m: &Manager, req: &Request<Bytes>, remote: SocketAddr) -> Reply {
             ok(json!({}))
         }
 
-        (&Method::GET, ["groups"]) => ok(m.list_groups(a)?),
+        (&Method::GET, ["groups"]) => paged(m.list_groups(a)?, by("id"), &page_req(req, "groups")?),
         (&Method::POST, ["groups"]) => created(m.create_group(a, body(b)?).await?),
         (&Method::PUT, ["groups", id]) => ok(m.update_group(a, id, body(b)?).await?),
         (&Method::DELETE, ["groups", id]) => {
@@ -312,7 +535,7 @@ async fn route(m: &Manager, req: &Request<Bytes>, remote: SocketAddr) -> Reply {
             ok(json!({}))
         }
 
-        (&Method::GET, ["accounts"]) => ok(m.list_accounts(a)?),
+        (&Method::GET, ["accounts"]) => paged(m.list_accounts(a)?, by("id"), &page_req(req, "accounts")?),
         (&Method::POST, ["accounts"]) => created(m.create_account(a, body(b)?).await?),
         (&Method::GET, ["accounts", id]) => ok(m.get_account(a, id)?),
         (&Method::DELETE, ["accounts", id]) => {
@@ -320,16 +543,26 @@ async fn route(m: &Manager, req: &Request<Bytes>, remote: SocketAddr) -> Reply {
             ok(json!({}))
         }
         (&Method::POST, ["accounts", id, "check"]) => ok(m.recheck_account(a, id).await?),
-        (&Method::GET, ["accounts", id, "roles"]) => ok(m.list_roles(a, id).await?),
+        (&Method::GET, ["accounts", id, "roles"]) => {
+            let p = page_req(req, "accounts/{id}/roles")?;
+            paged(m.list_roles(a, id).await?, by("name"), &p)
+        }
         (&Method::POST, ["accounts", id, "import"]) => ok(m.import_cloud_users(a, id).await?),
 
-        (&Method::GET, ["cloud-users"]) => ok(m.list_cloud_users(a)?),
+        (&Method::GET, ["cloud-users"]) => {
+            paged(m.list_cloud_users(a)?, by("id"), &page_req(req, "cloud-users")?)
+        }
         (&Method::POST, ["cloud-users"]) => created(m.create_cloud_user(a, body(b)?).await?),
         (&Method::GET, ["cloud-users", id]) => ok(m.get_cloud_user(a, id)?),
-        (&Method::GET, ["cloud-users", id, "jobs"]) => ok(m.cloud_user_jobs(a, id)?),
+        (&Method::GET, ["cloud-users", id, "jobs"]) => {
+            let p = page_req(req, "cloud-users/{id}/jobs")?;
+            paged(m.cloud_user_jobs(a, id)?, newest_first, &p)
+        }
         (&Method::DELETE, ["cloud-users", id]) => ok(m.delete_cloud_user(a, id).await?),
 
-        (&Method::GET, ["credentials"]) => ok(m.list_credentials(a)?),
+        (&Method::GET, ["credentials"]) => {
+            paged(m.list_credentials(a)?, by("id"), &page_req(req, "credentials")?)
+        }
         (&Method::POST, ["credentials"]) => {
             let c = m.create_credential(a, body(b)?).await?;
             created(json!({"credential": c.credential, "secret_access_key": c.secret_access_key.expose()}))
@@ -339,11 +572,11 @@ async fn route(m: &Manager, req: &Request<Bytes>, remote: SocketAddr) -> Reply {
             ok(json!({}))
         }
 
-        (&Method::GET, ["jit"]) => ok(m.list_jit_settings(a)?),
+        (&Method::GET, ["jit"]) => paged(m.list_jit_settings(a)?, by("id"), &page_req(req, "jit")?),
         (&Method::GET, ["jit", account]) => ok(m.get_jit_settings(a, account)?),
         (&Method::PUT, ["jit", account]) => ok(m.put_jit_settings(a, account, body(b)?).await?),
 
-        (&Method::GET, ["sessions"]) => ok(m.list_sessions(a)?),
+        (&Method::GET, ["sessions"]) => paged(m.list_sessions(a)?, by("id"), &page_req(req, "sessions")?),
         (&Method::POST, ["sessions"]) => {
             let s = m.start_session(a, body(b)?).await?;
             let credentials = s.credentials.map(|c| {
@@ -367,25 +600,32 @@ async fn route(m: &Manager, req: &Request<Bytes>, remote: SocketAddr) -> Reply {
                 ),
                 None => None,
             };
-            let limit = match query(req, "limit") {
-                Some(s) => s
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| ApiError::bad("limit", "use 1 to 1000"))?,
-                None => 0,
-            };
+            let p = page_req(req, "audit")?;
+            // Newest first: the cursor is the last event's sequence number (negated in the key).
             let filter = AuditFilter {
                 entity: query(req, "entity"),
                 entity_id: query(req, "entity_id"),
                 actor: query(req, "actor"),
                 action_prefix: query(req, "action"),
                 since,
-                limit,
+                limit: p.limit + 1,
+                before: p.after.as_ref().map(|(n, _)| -n),
             };
-            ok(m.audit(a, &filter)?)
+            let mut events = m.audit(a, &filter)?;
+            let more = events.len() > p.limit;
+            events.truncate(p.limit);
+            let next = more
+                .then(|| {
+                    events
+                        .last()
+                        .map(|e| encode_cursor("audit", &(-e.seq, String::new())))
+                })
+                .flatten();
+            let mut answer = ok(events)?;
+            answer.next = next;
+            Ok(answer)
         }
-        (&Method::GET, ["jobs"]) => ok(m.list_jobs(a)?),
+        (&Method::GET, ["jobs"]) => paged(m.list_jobs(a)?, newest_first, &page_req(req, "jobs")?),
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -653,6 +893,20 @@ pub fn openapi() -> Value {
             200,
         ),
     ];
+    /// The paged lists.
+    const LISTS: &[&str] = &[
+        "/users",
+        "/groups",
+        "/accounts",
+        "/accounts/{id}/roles",
+        "/cloud-users",
+        "/cloud-users/{id}/jobs",
+        "/credentials",
+        "/jit",
+        "/sessions",
+        "/audit",
+        "/jobs",
+    ];
     let mut paths = serde_json::Map::new();
     for (method, path, summary, who, schema, status) in OPS {
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
@@ -667,6 +921,37 @@ pub fn openapi() -> Value {
         if path.contains("{id}") {
             op["parameters"] =
                 json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+        }
+        if *method == "get" && LISTS.contains(path) {
+            let mut params = op["parameters"].as_array().cloned().unwrap_or_default();
+            params.push(json!({"name": "limit", "in": "query", "required": false,
+                "description": format!("At most this many items (1–{MAX_PAGE}, default {MAX_PAGE})."),
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}}));
+            params.push(json!({"name": "next", "in": "query", "required": false,
+                "description": "The opaque cursor of the next page (the previous page's X-Next-Cursor); a bad one is a 400.",
+                "schema": {"type": "string"}}));
+            if *path == "/audit" {
+                for (name, what) in [
+                    ("entity", "entity kind"),
+                    ("entity_id", "entity id"),
+                    ("actor", "username"),
+                    ("action", "action prefix"),
+                    ("since", "epoch seconds, at or after"),
+                ] {
+                    params.push(
+                        json!({"name": name, "in": "query", "required": false, "description": what,
+                        "schema": {"type": if name == "since" { "integer" } else { "string" }}}),
+                    );
+                }
+            }
+            op["parameters"] = Value::Array(params);
+            op["responses"][status.to_string()]["headers"] = json!({
+                "X-Next-Cursor": {"description": "Present when more items follow: pass it as `next`.", "schema": {"type": "string"}},
+                "Link": {"description": "The next page's URL, rel=\"next\" (when more items follow).", "schema": {"type": "string"}}
+            });
+            op["description"] = json!(format!(
+                "Allowed: {who}. A stable order (by id; jobs newest first; audit events newest first; roles by name), paged."
+            ));
         }
         if let Some(s) = schema {
             op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{s}")}}}});
@@ -726,6 +1011,83 @@ mod tests {
         assert!(doc["paths"]["/sessions"]["post"]["requestBody"].is_object());
         assert!(doc["paths"]["/sessions/{id}/drop"]["post"].is_object());
         assert_eq!(doc["paths"].as_object().map(|p| p.len()), Some(24));
+    }
+
+    #[test]
+    fn every_list_is_paged_in_the_openapi_document() {
+        let doc = openapi();
+        for path in ["/users", "/audit", "/jobs", "/cloud-users/{id}/jobs", "/jit"] {
+            let params = doc["paths"][path]["get"]["parameters"].to_string();
+            assert!(
+                params.contains("\"limit\"") && params.contains("\"next\""),
+                "{path}: {params}"
+            );
+        }
+        assert!(doc["paths"]["/users"]["post"]["parameters"].is_null());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_belong_to_their_list() {
+        let key = (-42, "j-1\nx".to_string());
+        let c = encode_cursor("jobs", &key);
+        assert_eq!(decode_cursor("jobs", &c), Some(key));
+        assert_eq!(decode_cursor("users", &c), None, "another list's cursor");
+        assert_eq!(decode_cursor("jobs", "not base64!"), None);
+        assert_eq!(
+            decode_cursor("jobs", &encode_cursor("jobs", &(1, String::new()))[1..]),
+            None
+        );
+    }
+
+    #[test]
+    fn pages_follow_a_stable_order() {
+        let items: Vec<Value> = ["c", "a", "e", "b", "d"]
+            .iter()
+            .map(|id| json!({"id": id}))
+            .collect();
+        let mut p = PageReq {
+            list: "users",
+            limit: 2,
+            after: None,
+        };
+        let mut seen = Vec::new();
+        loop {
+            let a = paged(items.clone(), by("id"), &p).expect("page");
+            seen.extend(
+                a.body
+                    .as_array()
+                    .expect("array")
+                    .iter()
+                    .map(|v| v["id"].to_string()),
+            );
+            match a.next {
+                Some(n) => p.after = decode_cursor("users", &n),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["\"a\"", "\"b\"", "\"c\"", "\"d\"", "\"e\""]);
+    }
+
+    #[test]
+    fn tls_files_give_clear_errors() {
+        let dir = std::env::temp_dir().join(format!("porteiro-api-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).expect("cert");
+        let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).expect("cert");
+        let (cert, key, other_key) = (dir.join("c.pem"), dir.join("k.pem"), dir.join("o.pem"));
+        std::fs::write(&cert, ck.cert.pem()).expect("write");
+        std::fs::write(&key, ck.signing_key.serialize_pem()).expect("write");
+        std::fs::write(&other_key, other.signing_key.serialize_pem()).expect("write");
+        assert!(tls_config(&cert, &key).is_ok());
+        let e = tls_config(&dir.join("none.pem"), &key).expect_err("missing");
+        assert!(e.to_string().contains("none.pem"), "{e}");
+        let e = tls_config(&key, &key).expect_err("a key is no certificate");
+        assert!(e.to_string().contains("no PEM certificate"), "{e}");
+        let e = tls_config(&cert, &cert).expect_err("a certificate is no key");
+        assert!(e.to_string().contains("no PEM private key"), "{e}");
+        let e = tls_config(&cert, &other_key).expect_err("another key");
+        assert!(e.to_string().contains("not usable together"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

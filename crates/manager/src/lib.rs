@@ -6,7 +6,7 @@
 //!
 //! Layout (ports and adapters): [`rules`] holds the seed's rules as pure functions;
 //! [`manager`] the use cases over three ports — [`store::Store`] (SQLite adapter
-//! [`store::SqliteStore`]), [`connector::CloudConnector`] (AWS SDK for Rust adapter
+//! [`store::SqliteStore`], PostgreSQL adapter `postgres_store::PostgresStore`), [`connector::CloudConnector`] (AWS SDK for Rust adapter
 //! [`connector::AwsConnector`]) and [`clock::Clock`] — plus the [`vault::Vault`]; [`api`] is the
 //! REST adapter at the edge.
 
@@ -15,6 +15,8 @@ pub mod clock;
 pub mod connector;
 pub mod manager;
 pub mod model;
+#[cfg(feature = "postgres")]
+pub mod postgres_store;
 pub mod rules;
 pub mod store;
 pub mod vault;

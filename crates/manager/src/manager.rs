@@ -22,6 +22,10 @@ use crate::vault::{Secret, Vault, VaultError, random_bytes};
 
 /// How long an API token lives.
 pub const TOKEN_SECONDS: i64 = 12 * 3600;
+/// How long a running job stays claimed by the Porteiro running it (it is due again after
+/// that only if that Porteiro died mid-job).
+const JOB_LEASE_SECONDS: i64 = 300;
+
 /// How long after a session's credentials expire its revocation policy is kept (clock skew).
 pub const REVOCATION_MARGIN_SECONDS: i64 = 300;
 /// Attempts before a job fails.
@@ -537,6 +541,20 @@ pub struct Manager {
     running: Mutex<HashSet<String>>,
 }
 
+/// A write section: releases the store's lock, then this process's.
+struct WriteGuard<'a> {
+    store: &'a dyn Store,
+    _local: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.store.unlock_writes() {
+            eprintln!("porteiro: cannot release the store's write lock: {e}");
+        }
+    }
+}
+
 impl std::fmt::Debug for Manager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Manager")
@@ -561,6 +579,21 @@ impl Manager {
             write: tokio::sync::Mutex::new(()),
             running: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Enters a write section: this process's lock, then the store's (shared by every
+    /// Porteiro over the same database), both held until the guard drops.
+    async fn write_lock(&self) -> Result<WriteGuard<'_>> {
+        let local = self.write.lock().await;
+        let mut wait = std::time::Duration::from_millis(2);
+        while !self.store.try_lock_writes()? {
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_millis(50));
+        }
+        Ok(WriteGuard {
+            store: &*self.store,
+            _local: local,
+        })
     }
 
     /// Now, by the manager's clock.
@@ -645,7 +678,7 @@ impl Manager {
 
     /// Creates the first administrator when there is no user yet. Returns whether it did.
     pub async fn bootstrap_admin(&self, username: &str, password: &Secret) -> Result<bool> {
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         if !self.store.list::<PlatformUser>()?.is_empty() {
             return Ok(false);
         }
@@ -776,7 +809,7 @@ impl Manager {
             rules::check_email(e)?;
         }
         rules::check_password(&input.password)?;
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         if self
             .store
             .list::<PlatformUser>()?
@@ -809,7 +842,7 @@ impl Manager {
     /// Changes a platform user (administrators; users may change their own name, e-mail and
     /// password).
     pub async fn update_user(&self, actor: &Actor, id: &str, patch: UserPatch) -> Result<UserView> {
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let old = self.find_user(id)?;
         if !actor.admin && (actor.user_id != old.id || patch.admin.is_some()) {
             return Err(Error::Forbidden(
@@ -863,7 +896,7 @@ impl Manager {
     /// Deletes a platform user (administrators): removed from its groups, its tokens ended.
     pub async fn delete_user(&self, actor: &Actor, id: &str) -> Result<()> {
         self.require_admin(actor, "delete platform users")?;
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let user = self.find_user(id)?;
         if user.id == actor.user_id {
             return Err(Error::Conflict("you cannot delete yourself".into()));
@@ -949,7 +982,7 @@ impl Manager {
     /// Creates an access group (administrators).
     pub async fn create_group(&self, actor: &Actor, input: GroupInput) -> Result<AccessGroup> {
         self.require_admin(actor, "manage access groups")?;
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let members = self.check_group(&input)?;
         if self
             .store
@@ -985,7 +1018,7 @@ impl Manager {
     /// Replaces an access group (administrators).
     pub async fn update_group(&self, actor: &Actor, id: &str, input: GroupInput) -> Result<AccessGroup> {
         self.require_admin(actor, "manage access groups")?;
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let old: AccessGroup = self.get("group", id)?;
         let members = self.check_group(&input)?;
         if self
@@ -1027,7 +1060,7 @@ impl Manager {
     /// Deletes an access group (administrators).
     pub async fn delete_group(&self, actor: &Actor, id: &str) -> Result<()> {
         self.require_admin(actor, "manage access groups")?;
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let old: AccessGroup = self.get("group", id)?;
         let mut b = Batch::new();
         b.delete::<AccessGroup>(id);
@@ -1111,7 +1144,7 @@ impl Manager {
             updated: now,
         };
         self.check_account(&mut account).await?;
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         if self
             .store
             .list::<CloudAccount>()?
@@ -1161,7 +1194,7 @@ impl Manager {
         let mut a = old.clone();
         self.check_account(&mut a).await?;
         a.updated = self.now();
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let mut b = Batch::new();
         b.put(&a)?;
         b.audit(self.event(
@@ -1179,7 +1212,7 @@ impl Manager {
     /// Deletes an account that has no cloud IAM users left in it.
     pub async fn delete_account(&self, actor: &Actor, id: &str) -> Result<()> {
         self.require(actor, Permission::DeleteAccounts)?;
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let old: CloudAccount = self.get("account", id)?;
         let users: Vec<CloudUser> = self.store.list()?;
         if let Some(u) = users.iter().find(|u| {
@@ -1254,7 +1287,7 @@ impl Manager {
         let job_id;
         let id;
         {
-            let _w = self.write.lock().await;
+            let _w = self.write_lock().await?;
             let users: Vec<CloudUser> = self.store.list()?;
             if users.iter().any(|u| {
                 u.account_id == account.id && u.name == name && u.status != CloudUserStatus::Unprovisioned
@@ -1310,7 +1343,7 @@ impl Manager {
         self.require(actor, Permission::CreateEditUsers)?;
         let account: CloudAccount = self.get("account", account_id)?;
         let listed = self.cloud.list_users(&self.target(&account)?).await?;
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let known: Vec<CloudUser> = self.store.list()?;
         let now = self.now();
         let mut b = Batch::new();
@@ -1357,7 +1390,7 @@ impl Manager {
     pub async fn delete_cloud_user(&self, actor: &Actor, id: &str) -> Result<CloudUserView> {
         self.require(actor, Permission::DeleteUsers)?;
         let job_id = {
-            let _w = self.write.lock().await;
+            let _w = self.write_lock().await?;
             let old: CloudUser = self.get("cloud_user", id)?;
             let mut b = Batch::new();
             if old.origin == Origin::Imported {
@@ -1497,7 +1530,7 @@ impl Manager {
             expires_at: input.ttl.map(|t| now + t),
             created: now,
         };
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let mut b = Batch::new();
         b.put(&cred)?;
         if let Some(at) = cred.expires_at {
@@ -1544,7 +1577,7 @@ impl Manager {
                 Err(e) => return Err(e.into()),
             }
         }
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let mut b = Batch::new();
         b.delete::<Credential>(id);
         b.audit(self.event(
@@ -1616,7 +1649,7 @@ impl Manager {
         }
         let synced = self.synced_roles(&account).await?;
         rules::check_jit_settings(input.duration, &input.roles, &synced)?;
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let old: Option<JitSettings> = self.store.get(account_id)?;
         let now = self.now();
         let s = JitSettings {
@@ -1770,7 +1803,7 @@ impl Manager {
             },
             s.expires_at,
         )?;
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let mut b = Batch::new();
         b.put(&s)?.put(&job)?;
         b.audit(self.event(actor, "session.start", "session", &s.id, None, audit_value(&s)));
@@ -1909,7 +1942,7 @@ impl Manager {
             },
             s.expires_at,
         )?;
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let mut b = Batch::new();
         b.put(&s)?.put(&job)?;
         b.audit(self.event(actor, "session.start", "session", &s.id, None, audit_value(&s)));
@@ -1930,7 +1963,7 @@ impl Manager {
     pub async fn drop_session(&self, actor: &Actor, id: &str) -> Result<SessionView> {
         self.require(actor, Permission::DropSessions)?;
         let job_id = {
-            let _w = self.write.lock().await;
+            let _w = self.write_lock().await?;
             let old: Session = self.get("session", id)?;
             if old.status != SessionStatus::Active {
                 return Err(Error::Conflict(format!(
@@ -2087,20 +2120,32 @@ impl Manager {
     }
 
     async fn run_job_inner(&self, id: &str) -> Result<bool> {
-        let Some(job) = self.store.get::<Job>(id)? else {
-            return Ok(false);
+        // Claim the job: another Porteiro over the same database may find it due too. The
+        // claim moves its due time a lease ahead, so it runs again only if this one dies.
+        let (job, due_at) = {
+            let _w = self.write_lock().await?;
+            let Some(mut job) = self.store.get::<Job>(id)? else {
+                return Ok(false);
+            };
+            if job.state != JobState::Pending || job.due_at > self.now() {
+                return Ok(false);
+            }
+            let due_at = job.due_at;
+            job.due_at = self.now() + JOB_LEASE_SECONDS;
+            let mut b = Batch::new();
+            b.put(&job)?;
+            self.commit(&b)?;
+            (job, due_at)
         };
-        if job.state != JobState::Pending {
-            return Ok(false);
-        }
         let outcome = self.perform(&job.kind).await;
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let mut job: Job = self.get("job", id)?;
         let now = self.now();
         job.attempts += 1;
         let mut b = Batch::new();
         match &outcome {
             Ok(()) => {
+                job.due_at = due_at;
                 job.state = JobState::Done;
                 job.history.push(JobAttempt {
                     at: now,
@@ -2147,7 +2192,7 @@ impl Manager {
     }
 
     async fn save_cloud_user(&self, action: &str, old: &CloudUser, new: &CloudUser) -> Result<()> {
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let mut b = Batch::new();
         b.put(new)?;
         b.audit(self.event(
@@ -2227,7 +2272,7 @@ impl Manager {
         u.status = CloudUserStatus::Provisioned;
         u.last_error = None;
         u.updated = self.now();
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let mut b = Batch::new();
         b.put(&u)?;
         if let Some(at) = u.expires_at {
@@ -2307,7 +2352,7 @@ impl Manager {
         u.password = None;
         u.last_error = None;
         u.updated = self.now();
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let mut b = Batch::new();
         b.put(&u)?;
         // Deleting an IAM user does not end its role sessions: drop and revoke them.
@@ -2372,7 +2417,7 @@ impl Manager {
             }
             s.status = SessionStatus::Expired;
             s.ended_at = Some(now);
-            let _w = self.write.lock().await;
+            let _w = self.write_lock().await?;
             let mut b = Batch::new();
             b.put(&s)?;
             b.audit(self.event(
@@ -2408,7 +2453,7 @@ impl Manager {
                     },
                     creds.expiration + REVOCATION_MARGIN_SECONDS,
                 )?;
-                let _w = self.write.lock().await;
+                let _w = self.write_lock().await?;
                 let mut b = Batch::new();
                 b.put(&s)?.put(&job)?;
                 b.audit(self.event(
@@ -2438,7 +2483,7 @@ impl Manager {
                 u.updated = now;
                 let before = s.clone();
                 s.password_rotated = true;
-                let _w = self.write.lock().await;
+                let _w = self.write_lock().await?;
                 let mut b = Batch::new();
                 b.put(&u)?.put(&s)?;
                 b.audit(self.event(
@@ -2484,7 +2529,7 @@ impl Manager {
         }
         let mut s = old.clone();
         s.revocation_removed = true;
-        let _w = self.write.lock().await;
+        let _w = self.write_lock().await?;
         let mut b = Batch::new();
         b.put(&s)?;
         b.audit(self.event(

@@ -1,10 +1,15 @@
 //! The store port and its SQLite adapter.
 //!
 //! The domain sees documents: every entity is a JSON document under (kind, id), and a change
-//! is a [`Batch`] of puts, deletes and audit events committed all or nothing. A PostgreSQL
-//! adapter implements the same [`Store`] trait (one table of documents, one of audit events)
-//! without touching the domain. The SQLite schema is versioned (`PRAGMA user_version`), each
-//! migration applied in its own transaction.
+//! is a [`Batch`] of puts, deletes and audit events committed all or nothing. The PostgreSQL
+//! adapter (`crate::postgres_store`, cargo feature `postgres`) implements the same [`Store`]
+//! trait (one table of documents, one of audit events) without touching the domain. The SQLite
+//! schema is versioned (`PRAGMA user_version`), each migration applied in its own transaction.
+//!
+//! Several Porteiro instances may share one PostgreSQL database: the manager's
+//! read-modify-write sections then also hold the store's write lock
+//! ([`Store::try_lock_writes`], a PostgreSQL advisory lock), so no instance loses another's
+//! update. SQLite is one process's, and its adapter's lock is always free.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -119,6 +124,8 @@ pub struct AuditFilter {
     pub since: Option<i64>,
     /// At most this many (newest first); 0 = 1000.
     pub limit: usize,
+    /// Only events older than this sequence number (the next page after an event).
+    pub before: Option<i64>,
 }
 
 /// The store port.
@@ -133,6 +140,16 @@ pub trait Store: Send + Sync {
     fn commit(&self, batch: &Batch) -> Result<(), StoreError>;
     /// Audit events, newest first.
     fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Tries to take the write lock shared by every Porteiro over this store; `true` = taken,
+    /// held until [`Store::unlock_writes`]. A store only one process uses needs none (the
+    /// manager's own lock serializes its writers): the default is always `true`.
+    fn try_lock_writes(&self) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+    /// Releases the write lock taken by [`Store::try_lock_writes`].
+    fn unlock_writes(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 fn parse<T: Entity>(kind: &str, body: &str) -> Result<T, StoreError> {
@@ -321,12 +338,20 @@ impl Store for SqliteStore {
             "SELECT seq, at, actor, source, action, entity, entity_id, old, new FROM audit
              WHERE (?1 IS NULL OR entity = ?1) AND (?2 IS NULL OR entity_id = ?2)
                AND (?3 IS NULL OR actor = ?3) AND (?4 IS NULL OR substr(action, 1, length(?4)) = ?4)
-               AND (?5 IS NULL OR at >= ?5)
+               AND (?5 IS NULL OR at >= ?5) AND (?7 IS NULL OR seq < ?7)
              ORDER BY seq DESC LIMIT ?6",
         )?;
         let limit = if f.limit == 0 { 1000 } else { f.limit } as i64;
         let rows = st.query_map(
-            params![f.entity, f.entity_id, f.actor, f.action_prefix, f.since, limit],
+            params![
+                f.entity,
+                f.entity_id,
+                f.actor,
+                f.action_prefix,
+                f.since,
+                limit,
+                f.before
+            ],
             |r| {
                 let old: Option<String> = r.get(7)?;
                 let new: Option<String> = r.get(8)?;
@@ -347,8 +372,10 @@ impl Store for SqliteStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
+/// The store's test suite, run against every adapter (SQLite in this crate's unit tests,
+/// PostgreSQL in `tests/store_postgres.rs`). Each check wants an empty store.
+#[doc(hidden)]
+pub mod conformance {
     use super::*;
     use crate::model::{Job, JobKind, JobState};
 
@@ -367,10 +394,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn batches_commit_and_due_documents_come_soonest_first() {
-        let s = SqliteStore::in_memory().expect("store");
-        assert_eq!(s.schema_version().expect("version"), 1);
+    /// Batches commit; due documents come soonest first; replace and delete work.
+    pub fn batches_commit_and_due_documents_come_soonest_first(s: &dyn Store) {
         let mut b = Batch::new();
         b.put(&job("j-2", 20, JobState::Pending)).expect("put");
         b.put(&job("j-1", 10, JobState::Pending)).expect("put");
@@ -382,54 +407,69 @@ mod tests {
             ["j-1", "j-2"]
         );
         assert_eq!(s.due::<Job>(15).expect("due").len(), 1);
-        assert_eq!(s.list::<Job>().expect("list").len(), 3);
+        let all: Vec<Job> = s.list().expect("list");
+        assert_eq!(
+            all.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+            ["j-1", "j-2", "j-3"],
+            "listed by id"
+        );
+        // A put replaces the document and its due time.
+        let mut b = Batch::new();
+        b.put(&job("j-2", 30, JobState::Pending)).expect("put");
+        s.commit(&b).expect("replace");
+        assert_eq!(s.due::<Job>(20).expect("due").len(), 1);
+        assert_eq!(s.get::<Job>("j-2").expect("get").map(|j| j.due_at), Some(30));
         let mut b = Batch::new();
         b.delete::<Job>("j-1");
         s.commit(&b).expect("delete");
         assert!(s.get::<Job>("j-1").expect("get").is_none());
+        assert!(
+            s.get_raw("other-kind", "j-2").expect("get").is_none(),
+            "kinds are apart"
+        );
     }
 
-    #[test]
-    fn a_failed_batch_leaves_nothing_behind() {
-        let s = SqliteStore::in_memory().expect("store");
+    /// A batch that fails midway leaves nothing behind. `make_j2_fail` makes the adapter
+    /// refuse to write a document with id `j-2` (a trigger).
+    pub fn a_failed_batch_leaves_nothing_behind(s: &dyn Store, make_j2_fail: &dyn Fn()) {
+        make_j2_fail();
         let mut b = Batch::new();
         b.put(&job("j-1", 1, JobState::Pending)).expect("put");
-        // A row of an impossible kind breaks the transaction midway (NOT NULL body).
-        b.puts.push(Row {
-            kind: "job",
-            id: "j-2".into(),
-            due: None,
-            body: String::new(),
-        });
-        s.conn().expect("conn").execute_batch("CREATE TRIGGER no_j2 BEFORE INSERT ON documents WHEN NEW.id = 'j-2' BEGIN SELECT RAISE(ABORT, 'boom'); END;").expect("trigger");
+        b.put(&job("j-2", 1, JobState::Pending)).expect("put");
+        b.audit(event(0, "job.create"));
         assert!(s.commit(&b).is_err());
         assert!(
             s.get::<Job>("j-1").expect("get").is_none(),
             "nothing half-written"
         );
+        assert!(s.audit(&AuditFilter::default()).expect("audit").is_empty());
     }
 
-    #[test]
-    fn audit_events_filter() {
-        let s = SqliteStore::in_memory().expect("store");
+    fn event(i: i64, action: &str) -> AuditEvent {
+        AuditEvent {
+            seq: 0,
+            at: i,
+            actor: "admin".into(),
+            source: Some("127.0.0.1".into()),
+            action: action.to_string(),
+            entity: action.split('.').next().unwrap_or("").into(),
+            entity_id: "x".into(),
+            old: None,
+            new: Some(serde_json::json!({"a": i})),
+        }
+    }
+
+    /// Audit events filter, come newest first, and page with `before`.
+    pub fn audit_events_filter_and_page(s: &dyn Store) {
         let mut b = Batch::new();
         for (i, action) in ["user.create", "user.update", "session.start"].iter().enumerate() {
-            b.audit(AuditEvent {
-                seq: 0,
-                at: i as i64,
-                actor: "admin".into(),
-                source: Some("127.0.0.1".into()),
-                action: action.to_string(),
-                entity: action.split('.').next().unwrap_or("").into(),
-                entity_id: "x".into(),
-                old: None,
-                new: Some(serde_json::json!({"a": i})),
-            });
+            b.audit(event(i as i64, action));
         }
         s.commit(&b).expect("commit");
         let all = s.audit(&AuditFilter::default()).expect("audit");
         assert_eq!(all.len(), 3);
         assert_eq!(all[0].action, "session.start");
+        assert!(all[0].seq > all[1].seq && all[1].seq > all[2].seq);
         let users = s
             .audit(&AuditFilter {
                 action_prefix: Some("user.".into()),
@@ -438,5 +478,102 @@ mod tests {
             .expect("audit");
         assert_eq!(users.len(), 2);
         assert_eq!(users[1].new, Some(serde_json::json!({"a": 0})));
+        assert_eq!(users[1].source.as_deref(), Some("127.0.0.1"));
+        let since = s
+            .audit(&AuditFilter {
+                since: Some(1),
+                entity: Some("user".into()),
+                ..AuditFilter::default()
+            })
+            .expect("audit");
+        assert_eq!(since.len(), 1);
+        // Pages: one at a time, each older than the last.
+        let first = s
+            .audit(&AuditFilter {
+                limit: 2,
+                ..AuditFilter::default()
+            })
+            .expect("audit");
+        assert_eq!(first.len(), 2);
+        let rest = s
+            .audit(&AuditFilter {
+                limit: 2,
+                before: Some(first[1].seq),
+                ..AuditFilter::default()
+            })
+            .expect("audit");
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].action, "user.create");
+    }
+
+    /// A fresh empty store, and what makes it refuse documents with id `j-2`.
+    pub type Fresh<'a> = (Box<dyn Store>, Box<dyn Fn() + 'a>);
+
+    /// Every check on a fresh store from `fresh`; `make_j2_fail` as above, for its store.
+    pub fn run_all<'a>(fresh: &dyn Fn() -> Fresh<'a>) {
+        let (s, _) = fresh();
+        batches_commit_and_due_documents_come_soonest_first(&*s);
+        let (s, fail) = fresh();
+        a_failed_batch_leaves_nothing_behind(&*s, &*fail);
+        let (s, _) = fresh();
+        audit_events_filter_and_page(&*s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sqlite_adapter_passes_the_store_suite() {
+        conformance::run_all(&|| {
+            let s = std::sync::Arc::new(SqliteStore::in_memory().expect("store"));
+            assert_eq!(s.schema_version().expect("version"), 1);
+            let t = s.clone();
+            let fail = move || {
+                t.conn()
+                    .expect("conn")
+                    .execute_batch("CREATE TRIGGER no_j2 BEFORE INSERT ON documents WHEN NEW.id = 'j-2' BEGIN SELECT RAISE(ABORT, 'boom'); END;")
+                    .expect("trigger")
+            };
+            (
+                Box::new(ArcStore(s)) as Box<dyn Store>,
+                Box::new(fail) as Box<dyn Fn()>,
+            )
+        });
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = std::env::temp_dir().join(format!("porteiro-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("m.sqlite3");
+        drop(SqliteStore::open(&path).expect("store"));
+        Connection::open(&path)
+            .expect("open")
+            .pragma_update(None, "user_version", 99)
+            .expect("version");
+        let e = SqliteStore::open(&path).expect_err("too new");
+        assert!(e.to_string().contains("upgrade Porteiro"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    struct ArcStore(std::sync::Arc<SqliteStore>);
+    impl Store for ArcStore {
+        fn get_raw(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
+            self.0.get_raw(kind, id)
+        }
+        fn list_raw(&self, kind: &str) -> Result<Vec<String>, StoreError> {
+            self.0.list_raw(kind)
+        }
+        fn due_raw(&self, kind: &str, now: i64) -> Result<Vec<String>, StoreError> {
+            self.0.due_raw(kind, now)
+        }
+        fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+            self.0.commit(batch)
+        }
+        fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
+            self.0.audit(filter)
+        }
     }
 }

@@ -6,6 +6,11 @@
 //! `$PORTEIRO_CONFIG` or `~/.config/porteiro/profiles.json` (mode 0600). Secrets are never
 //! taken as arguments (they would show in `ps`): passwords come from the environment or
 //! standard input. `--json` prints the API's JSON as it is.
+//!
+//! Lists are paged by the API (at most 1000 items a page): `--limit N` asks for one page of N,
+//! `--all` follows the pages to the end. `https://` URLs are spoken with rustls; a private CA
+//! (or a self-signed certificate) is trusted with `--ca-file` / `PORTEIRO_CA_FILE`, which
+//! `login` keeps in the profile.
 
 use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
@@ -25,6 +30,16 @@ pub(crate) struct Common {
     /// Print the API's JSON.
     #[arg(long, global = true)]
     json: bool,
+    /// Lists: at most this many items (1–1000; one page).
+    #[arg(long, global = true)]
+    limit: Option<usize>,
+    /// Lists: every item, following the API's pages (of `--limit` items each).
+    #[arg(long, global = true)]
+    all: bool,
+    /// HTTPS: trust the certificates (PEM) in this file instead of the system's roots (a
+    /// private CA, or the server's self-signed certificate). `login` keeps it in the profile.
+    #[arg(long, global = true, env = "PORTEIRO_CA_FILE")]
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -283,9 +298,6 @@ pub(crate) struct AuditArgs {
     /// Only actions starting with this (such as `session.`).
     #[arg(long)]
     action: Option<String>,
-    /// At most this many events (newest first).
-    #[arg(long)]
-    limit: Option<usize>,
 }
 
 /// A client command with its common options.
@@ -346,9 +358,10 @@ fn save_profiles(profiles: Map<String, Value>) -> Result<(), String> {
 struct Session {
     url: String,
     token: String,
+    ca_file: Option<PathBuf>,
 }
 
-fn profile(name: &str) -> Result<Session, String> {
+fn profile(name: &str, ca_file: Option<&PathBuf>) -> Result<Session, String> {
     let p = load_profiles();
     let entry = p.get(name).ok_or_else(|| {
         format!("no profile `{name}`: run `porteiro login --url URL --username NAME` first")
@@ -356,10 +369,136 @@ fn profile(name: &str) -> Result<Session, String> {
     Ok(Session {
         url: entry["url"].as_str().unwrap_or_default().to_string(),
         token: entry["token"].as_str().unwrap_or_default().to_string(),
+        ca_file: ca_file
+            .cloned()
+            .or_else(|| entry["ca_file"].as_str().map(PathBuf::from)),
     })
 }
 
 // ---- HTTP ----
+
+/// Where the API is: plain TCP or TLS, host:port, and the name TLS checks.
+struct Endpoint {
+    tls: bool,
+    host: String,
+    name: String,
+}
+
+fn endpoint(url: &str) -> Result<Endpoint, String> {
+    let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = url.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return Err(format!("`{url}`: use http://HOST:PORT or https://HOST:PORT"));
+    };
+    let host = rest.trim_end_matches('/').to_string();
+    if host.is_empty() || host.contains('/') {
+        return Err(format!(
+            "`{url}`: give only the scheme, host and port (http(s)://HOST:PORT)"
+        ));
+    }
+    let has_port = host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        && !host.ends_with(']');
+    let name = if has_port {
+        host.rsplit_once(':').map(|(h, _)| h).unwrap_or(&host).to_string()
+    } else {
+        host.clone()
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = if has_port {
+        host
+    } else {
+        format!("{host}:{}", if tls { 443 } else { 80 })
+    };
+    Ok(Endpoint { tls, host, name })
+}
+
+/// The TLS client configuration: the CA file's certificates, or the system's roots.
+fn tls_client(ca_file: Option<&PathBuf>) -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .and_then(|it| it.collect::<Result<_, _>>())
+                .map_err(|e| {
+                    format!(
+                        "cannot read the CA file {}: {e:?} (give PEM certificates)",
+                        path.display()
+                    )
+                })?;
+            if certs.is_empty() {
+                return Err(format!("the CA file {} holds no PEM certificate", path.display()));
+            }
+            for c in certs {
+                roots.add(c).map_err(|e| {
+                    format!(
+                        "the CA file {} holds a certificate rustls refuses: {e}",
+                        path.display()
+                    )
+                })?;
+            }
+        }
+        None => {
+            for c in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(c);
+            }
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(std::sync::Arc::new(config))
+}
+
+/// Sends one request and reads the whole answer (the server closes after it).
+fn exchange(url: &str, ca_file: Option<&PathBuf>, req: &[u8]) -> Result<Vec<u8>, String> {
+    let ep = endpoint(url)?;
+    let stream = TcpStream::connect(&ep.host).map_err(|e| format!("cannot reach Porteiro at {url}: {e}"))?;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
+    let mut raw = Vec::new();
+    if ep.tls {
+        let name = rustls_pki_types::ServerName::try_from(ep.name.clone())
+            .map_err(|e| format!("`{}` is not a TLS server name: {e}", ep.name))?;
+        let conn = rustls::ClientConnection::new(tls_client(ca_file)?, name)
+            .map_err(|e| format!("cannot start TLS to {url}: {e}"))?;
+        let mut tls = rustls::StreamOwned::new(conn, stream);
+        tls.write_all(req).map_err(|e| tls_failure(url, ca_file, e))?;
+        match tls.read_to_end(&mut raw) {
+            Ok(_) => {}
+            // A server that closes without close_notify after a complete answer.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+            Err(e) => return Err(tls_failure(url, ca_file, e)),
+        }
+    } else {
+        let mut stream = stream;
+        stream
+            .write_all(req)
+            .map_err(|e| format!("cannot send to {url}: {e}"))?;
+        stream
+            .read_to_end(&mut raw)
+            .map_err(|e| format!("cannot read from {url}: {e}"))?;
+    }
+    Ok(raw)
+}
+
+fn tls_failure(url: &str, ca_file: Option<&PathBuf>, e: std::io::Error) -> String {
+    let hint = match ca_file {
+        Some(f) => format!("is the server's certificate issued by a CA in {}?", f.display()),
+        None => {
+            "for a private CA or a self-signed certificate, pass --ca-file FILE (or PORTEIRO_CA_FILE)".into()
+        }
+    };
+    format!("TLS with {url} failed: {e} ({hint})")
+}
 
 /// One request to the API; the JSON answer, or the API's error message.
 fn request(
@@ -368,13 +507,21 @@ fn request(
     path: &str,
     token: Option<&str>,
     body: Option<&Value>,
+    ca_file: Option<&PathBuf>,
 ) -> Result<Value, String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        format!("`{url}`: the CLI speaks http:// to Porteiro (put TLS in front for remote use)")
-    })?;
-    let host = rest.trim_end_matches('/');
-    let mut stream = TcpStream::connect(host).map_err(|e| format!("cannot reach Porteiro at {url}: {e}"))?;
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
+    request_page(url, method, path, token, body, ca_file).map(|(v, _)| v)
+}
+
+/// One request; the JSON answer and the next page's cursor (`X-Next-Cursor`), if any.
+fn request_page(
+    url: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+    ca_file: Option<&PathBuf>,
+) -> Result<(Value, Option<String>), String> {
+    let host = endpoint(url)?.host;
     let body = body.map(Value::to_string).unwrap_or_default();
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
@@ -383,13 +530,7 @@ fn request(
         "{method} /api/v1{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    stream
-        .write_all(req.as_bytes())
-        .map_err(|e| format!("cannot send to {url}: {e}"))?;
-    let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("cannot read from {url}: {e}"))?;
+    let raw = exchange(url, ca_file, req.as_bytes())?;
     let text = String::from_utf8_lossy(&raw);
     let (head, rest) = text
         .split_once("\r\n\r\n")
@@ -399,9 +540,15 @@ fn request(
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or("bad HTTP status")?;
+    let next = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case("x-next-cursor")
+            .then(|| v.trim().to_string())
+    });
     let v: Value = serde_json::from_str(rest).unwrap_or(Value::Null);
     if (200..300).contains(&status) {
-        return Ok(v);
+        return Ok((v, next));
     }
     let mut msg = v["error"]["message"]
         .as_str()
@@ -506,19 +653,24 @@ const JOB_KEYS: &[&str] = &["id", "state", "due_at", "attempts"];
 fn exec(cmd: Client) -> Result<(), String> {
     if let Client::Login(args) = &cmd {
         let password = secret_input("PORTEIRO_PASSWORD", "password")?;
+        let ca_file = args.common.ca_file.as_ref();
         let v = request(
             &args.url,
             "POST",
             "/login",
             None,
             Some(&json!({"username": args.username, "password": password})),
+            ca_file,
         )?;
         let token = v["token"].as_str().ok_or("the API answered no token")?;
         let mut profiles = load_profiles();
-        profiles.insert(
-            args.common.profile.clone(),
-            json!({"url": args.url, "token": token, "username": args.username}),
-        );
+        let mut entry = json!({"url": args.url, "token": token, "username": args.username});
+        if let Some(ca) = ca_file {
+            // An absolute path, so the profile works from any directory.
+            let ca = std::fs::canonicalize(ca).unwrap_or_else(|_| ca.clone());
+            entry["ca_file"] = json!(ca.display().to_string());
+        }
+        profiles.insert(args.common.profile.clone(), entry);
         save_profiles(profiles)?;
         if args.common.json {
             print(&v["user"], true, USER_KEYS);
@@ -542,9 +694,48 @@ fn exec(cmd: Client) -> Result<(), String> {
         | Client::Sessions(_, c)
         | Client::Audit(_, c) => c.clone(),
     };
-    let s = profile(&common.profile)?;
+    let s = profile(&common.profile, common.ca_file.as_ref())?;
     let call = |method: &str, path: &str, body: Option<Value>| {
-        request(&s.url, method, path, Some(&s.token), body.as_ref())
+        request(
+            &s.url,
+            method,
+            path,
+            Some(&s.token),
+            body.as_ref(),
+            s.ca_file.as_ref(),
+        )
+    };
+    // A list: one page (`--limit`, default the API's 1000), or every page (`--all`).
+    let list = |path: &str| -> Result<Value, String> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let mut p = path.to_string();
+            let mut q = Vec::new();
+            if let Some(l) = common.limit {
+                q.push(format!("limit={l}"));
+            }
+            if let Some(n) = &next {
+                q.push(format!("next={}", encode(n)));
+            }
+            if !q.is_empty() {
+                p = format!("{p}{sep}{}", q.join("&"));
+            }
+            let (v, cursor) = request_page(&s.url, "GET", &p, Some(&s.token), None, s.ca_file.as_ref())?;
+            items.extend(v.as_array().cloned().unwrap_or_default());
+            match cursor {
+                Some(c) if common.all => next = Some(c),
+                Some(_) => {
+                    if !common.json {
+                        eprintln!("(more items follow: use --all, or --limit)");
+                    }
+                    break;
+                }
+                None => break,
+            }
+        }
+        Ok(Value::Array(items))
     };
     let j = common.json;
     match cmd {
@@ -559,7 +750,7 @@ fn exec(cmd: Client) -> Result<(), String> {
         }
         Client::Users(c, _) => {
             match c {
-                UsersCommand::List => print(&call("GET", "/users", None)?, j, USER_KEYS),
+                UsersCommand::List => print(&list("/users")?, j, USER_KEYS),
                 UsersCommand::Create {
                     name,
                     username,
@@ -593,7 +784,7 @@ fn exec(cmd: Client) -> Result<(), String> {
         }
         Client::Groups(c, _) => {
             match c {
-                GroupsCommand::List => print(&call("GET", "/groups", None)?, j, GROUP_KEYS),
+                GroupsCommand::List => print(&list("/groups")?, j, GROUP_KEYS),
                 GroupsCommand::Create {
                     name,
                     description,
@@ -612,7 +803,7 @@ fn exec(cmd: Client) -> Result<(), String> {
         }
         Client::Accounts(c, _) => {
             match c {
-                AccountsCommand::List => print(&call("GET", "/accounts", None)?, j, ACCOUNT_KEYS),
+                AccountsCommand::List => print(&list("/accounts")?, j, ACCOUNT_KEYS),
                 AccountsCommand::Create {
                     name,
                     endpoint,
@@ -629,11 +820,9 @@ fn exec(cmd: Client) -> Result<(), String> {
                     j,
                     ACCOUNT_KEYS,
                 ),
-                AccountsCommand::Roles { id } => print(
-                    &call("GET", &format!("/accounts/{id}/roles"), None)?,
-                    j,
-                    ROLE_KEYS,
-                ),
+                AccountsCommand::Roles { id } => {
+                    print(&list(&format!("/accounts/{id}/roles"))?, j, ROLE_KEYS)
+                }
                 AccountsCommand::Import { id } => print(
                     &call("POST", &format!("/accounts/{id}/import"), None)?,
                     j,
@@ -648,7 +837,7 @@ fn exec(cmd: Client) -> Result<(), String> {
         }
         Client::CloudUsers(c, _) => {
             match c {
-                CloudUsersCommand::List => print(&call("GET", "/cloud-users", None)?, j, CLOUD_USER_KEYS),
+                CloudUsersCommand::List => print(&list("/cloud-users")?, j, CLOUD_USER_KEYS),
                 CloudUsersCommand::Create {
                     account,
                     owner,
@@ -660,7 +849,7 @@ fn exec(cmd: Client) -> Result<(), String> {
                     print(&call("POST", "/cloud-users", Some(body))?, j, CLOUD_USER_KEYS)
                 }
                 CloudUsersCommand::Jobs { id } => {
-                    let v = call("GET", &format!("/cloud-users/{id}/jobs"), None)?;
+                    let v = list(&format!("/cloud-users/{id}/jobs"))?;
                     if j {
                         print(&v, true, &[]);
                     } else {
@@ -682,7 +871,7 @@ fn exec(cmd: Client) -> Result<(), String> {
         }
         Client::Credentials(c, _) => {
             match c {
-                CredentialsCommand::List => print(&call("GET", "/credentials", None)?, j, CREDENTIAL_KEYS),
+                CredentialsCommand::List => print(&list("/credentials")?, j, CREDENTIAL_KEYS),
                 CredentialsCommand::Create { cloud_user, ttl } => {
                     let v = call(
                         "POST",
@@ -709,7 +898,7 @@ fn exec(cmd: Client) -> Result<(), String> {
         }
         Client::Jit(c, _) => {
             match c {
-                JitCommand::List => print(&call("GET", "/jit", None)?, j, JIT_KEYS),
+                JitCommand::List => print(&list("/jit")?, j, JIT_KEYS),
                 JitCommand::Show { account } => {
                     print(&call("GET", &format!("/jit/{account}"), None)?, j, JIT_KEYS)
                 }
@@ -730,7 +919,7 @@ fn exec(cmd: Client) -> Result<(), String> {
         }
         Client::Sessions(c, _) => {
             match c {
-                SessionsCommand::List => print(&call("GET", "/sessions", None)?, j, SESSION_KEYS),
+                SessionsCommand::List => print(&list("/sessions")?, j, SESSION_KEYS),
                 SessionsCommand::Show { id } => {
                     print(&call("GET", &format!("/sessions/{id}"), None)?, j, SESSION_KEYS)
                 }
@@ -774,19 +963,16 @@ fn exec(cmd: Client) -> Result<(), String> {
                     q.push(format!("{k}={}", encode(&v)));
                 }
             }
-            if let Some(l) = a.limit {
-                q.push(format!("limit={l}"));
-            }
             let path = if q.is_empty() {
                 "/audit".to_string()
             } else {
                 format!("/audit?{}", q.join("&"))
             };
-            print(&call("GET", &path, None)?, j, AUDIT_KEYS);
+            print(&list(&path)?, j, AUDIT_KEYS);
             Ok(())
         }
         Client::Jobs(_) => {
-            print(&call("GET", "/jobs", None)?, j, JOB_KEYS);
+            print(&list("/jobs")?, j, JOB_KEYS);
             Ok(())
         }
     }

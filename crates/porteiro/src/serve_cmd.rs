@@ -13,7 +13,7 @@ use porteiro_cloud::{Cloud, CloudConfig};
 use porteiro_manager::clock::SystemClock;
 use porteiro_manager::connector::AwsConnector;
 use porteiro_manager::manager::{NewAccount, strong_password};
-use porteiro_manager::store::SqliteStore;
+use porteiro_manager::store::{SqliteStore, Store};
 use porteiro_manager::vault::{KeySource, Secret, Vault};
 use porteiro_manager::{Actor, Manager};
 
@@ -42,8 +42,40 @@ pub(crate) struct ServeArgs {
     /// Id of the embedded cloud's first account (first start; generated when absent).
     #[arg(long, env = "PORTEIRO_CLOUD_ACCOUNT_ID")]
     cloud_account_id: Option<String>,
+    /// The database: a PostgreSQL URL (`postgres://USER:PASSWORD@HOST:PORT/DBNAME`, no TLS to
+    /// the database yet); absent: SQLite in the data directory.
+    #[arg(long = "database", env = "PORTEIRO_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
+    /// Serve the API over HTTPS with this certificate chain (PEM, leaf first).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     #[command(flatten)]
     root: RootArgs,
+}
+
+/// The store `--database` names: PostgreSQL, or SQLite in the data directory.
+fn open_store(args: &ServeArgs) -> Result<(Arc<dyn Store>, String), String> {
+    match args.database.as_deref().filter(|d| !d.is_empty()) {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            #[cfg(feature = "postgres")]
+            {
+                let s = porteiro_manager::postgres_store::PostgresStore::connect(url).map_err(|e| e.to_string())?;
+                let what = format!("PostgreSQL {}", s.target());
+                Ok((Arc::new(s), what))
+            }
+            #[cfg(not(feature = "postgres"))]
+            Err("this porteiro was built without PostgreSQL (cargo feature `postgres`)".to_string())
+        }
+        Some(_) => Err("--database / PORTEIRO_DATABASE_URL: use postgres://USER:PASSWORD@HOST:PORT/DBNAME, or leave it out for SQLite in the data directory".into()),
+        None => {
+            let path = args.data_dir.join("manager.sqlite3");
+            let s = SqliteStore::open(&path).map_err(|e| e.to_string())?;
+            Ok((Arc::new(s), format!("SQLite {}", path.display())))
+        }
+    }
 }
 
 pub(crate) fn run(args: ServeArgs) -> ExitCode {
@@ -84,10 +116,16 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         root_credentials: args.root.credentials(),
     })
     .map_err(|e| e.to_string())?;
-    let store = SqliteStore::open(&args.data_dir.join("manager.sqlite3")).map_err(|e| e.to_string())?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(porteiro_manager::api::tls_config(cert, key).map_err(|e| e.to_string())?)
+        }
+        _ => None,
+    };
+    let (store, store_name) = open_store(&args)?;
     let clock = Arc::new(SystemClock);
     let manager = Arc::new(Manager::new(
-        Arc::new(store),
+        store,
         vault,
         Arc::new(AwsConnector::with_clock(clock.clone())),
         clock,
@@ -172,12 +210,14 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             }
         }
         tokio::spawn(manager.clone().run_scheduler());
-        say(&format!("porteiro: access manager API on http://{api_addr}/api/v1 (data: {})", args.data_dir.display()));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        say(&format!("porteiro: access manager API on {scheme}://{api_addr}/api/v1 (data: {}, store: {store_name})", args.data_dir.display()));
         // The web UI takes every other path of the same listener.
         let web = Arc::new(porteiro_web::Web::new(
             manager.clone(),
             porteiro_web::WebConfig {
                 recordings_dir: Some(args.data_dir.join("recordings")),
+                secure_cookies: tls.is_some(),
                 ..porteiro_web::WebConfig::default()
             },
         ));
@@ -185,9 +225,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             let web = web.clone();
             Box::pin(async move { web.receive(req, remote).await })
         });
-        say(&format!("porteiro: web UI on http://{api_addr}/"));
+        say(&format!("porteiro: web UI on {scheme}://{api_addr}/"));
         tokio::select! {
-            r = porteiro_manager::api::serve_with(manager, api_listener, Some(web)) => r.map_err(|e| format!("the API server stopped: {e}")),
+            r = porteiro_manager::api::serve_with(manager, api_listener, tls, Some(web)) => r.map_err(|e| format!("the API server stopped: {e}")),
             _ = tokio::signal::ctrl_c() => {
                 say("porteiro: shutting down");
                 Ok(())

@@ -44,6 +44,11 @@ fn free_port() -> u16 {
 
 impl Porteiro {
     fn start() -> Porteiro {
+        Porteiro::start_with(&[])
+    }
+
+    /// Starts `porteiro serve` with extra arguments (`--database`, `--tls-cert`, …).
+    fn start_with(extra: &[&str]) -> Porteiro {
         let dir = std::env::temp_dir().join(format!(
             "porteiro-serve-e2e-{}-{}",
             std::process::id(),
@@ -55,7 +60,9 @@ impl Porteiro {
             .arg(&dir)
             .args(["--listen", &format!("127.0.0.1:{api_port}")])
             .args(["--cloud-listen", &format!("127.0.0.1:{cloud_port}")])
+            .args(extra)
             .env("PORTEIRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env_remove("PORTEIRO_DATABASE_URL")
             .env("PORTEIRO_CLOUD_ACCOUNT_ID", ACCOUNT)
             .env("PORTEIRO_CLOUD_ROOT_ACCESS_KEY_ID", ROOT_AK)
             .env("PORTEIRO_CLOUD_ROOT_SECRET_ACCESS_KEY", ROOT_SK)
@@ -585,6 +592,291 @@ fn porteiro_serve_prints_the_admin_password_once_and_keeps_its_state_across_rest
         json!({"account_id": account, "owner": "ana"}),
     );
     assert_eq!(cu["status"], "Provisioned", "{cu}");
+    drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[path = "../../manager/tests/pg/mod.rs"]
+mod pg;
+
+/// Runs the CLI with a profile file; `stdin` is written to it.
+fn cli(config: &std::path::Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_porteiro"))
+        .args(args)
+        .env("PORTEIRO_CONFIG", config)
+        .env_remove("PORTEIRO_PASSWORD")
+        .env_remove("PORTEIRO_PROFILE")
+        .env_remove("PORTEIRO_CA_FILE")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("porteiro");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("output")
+}
+
+fn json_out(out: &std::process::Output) -> Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[test]
+fn porteiro_serve_over_postgresql_runs_the_domain_flow_and_pages_its_lists() {
+    let Some(pg) = pg::PgCluster::start() else { return };
+    let url = pg.database("serve");
+    let p = Porteiro::start_with(&["--database", &url]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let admin = p.login("admin", ADMIN_PASSWORD);
+    let accounts = p.ok("GET", "/accounts", &admin, Value::Null);
+    assert_eq!(accounts[0]["status"], "connectable", "{accounts}");
+    let account = accounts[0]["id"].as_str().expect("id").to_string();
+
+    // The domain flow: a user, her cloud IAM user and credential, a role, JIT settings, a JIT
+    // session whose credentials work.
+    let ana = p.ok(
+        "POST",
+        "/users",
+        &admin,
+        json!({"name": "Ana", "username": "ana", "email": "ana@example.com", "password": "ana-password-1"}),
+    );
+    p.ok(
+        "POST",
+        "/groups",
+        &admin,
+        json!({"name": "engineers", "members": ["ana"], "permissions": ["start_jit_sessions"]}),
+    );
+    let cu = p.ok(
+        "POST",
+        "/cloud-users",
+        &admin,
+        json!({"account_id": account, "owner": ana["id"]}),
+    );
+    assert_eq!(cu["status"], "Provisioned", "{cu}");
+    let user_arn = cu["arn"].as_str().expect("arn").to_string();
+    p.ok("POST", "/credentials", &admin, json!({"cloud_user_id": cu["id"]}));
+    rt.block_on(async {
+        p.iam(ROOT_AK, ROOT_SK, None)
+            .create_role()
+            .role_name("Admin")
+            .assume_role_policy_document(format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{user_arn}"}},"Action":["sts:AssumeRole","sts:SetSourceIdentity"]}}]}}"#
+            ))
+            .send()
+            .await
+            .expect("role");
+    });
+    p.ok(
+        "PUT",
+        &format!("/jit/{account}"),
+        &admin,
+        json!({"active": true, "jit_enabled": true, "duration": 3600, "roles": ["Admin"]}),
+    );
+    let ana_token = p.login("ana", "ana-password-1");
+    let started = p.ok(
+        "POST",
+        "/sessions",
+        &ana_token,
+        json!({"kind": "jit", "cloud_user_id": cu["id"], "role": "Admin", "duration": 900}),
+    );
+    let c = &started["credentials"];
+    rt.block_on(async {
+        let me = p
+            .sts(
+                c["access_key_id"].as_str().expect("ak"),
+                c["secret_access_key"].as_str().expect("sk"),
+                c["session_token"].as_str(),
+            )
+            .get_caller_identity()
+            .send()
+            .await
+            .expect("caller identity");
+        assert_eq!(me.arn(), Some("arn:aws:sts::123456789012:assumed-role/Admin/ana"));
+    });
+    // The state is in PostgreSQL, not in a SQLite file.
+    assert_eq!(
+        pg.psql("serve", "SELECT count(*) FROM documents WHERE kind = 'session'"),
+        "1"
+    );
+    assert!(!p.dir.join("manager.sqlite3").exists());
+
+    // Pages: the CLI asks for one page, or follows the cursors to the end.
+    for name in ["bruno", "carla", "davi"] {
+        p.ok(
+            "POST",
+            "/users",
+            &admin,
+            json!({"name": name, "username": name, "password": format!("{name}-password-1")}),
+        );
+    }
+    let config = p.dir.join("profiles.json");
+    let out = cli(
+        &config,
+        &[
+            "login",
+            "--url",
+            &format!("http://{}", p.api),
+            "--username",
+            "admin",
+        ],
+        &format!("{ADMIN_PASSWORD}\n"),
+        &[],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = json_out(&cli(
+        &config,
+        &["users", "list", "--limit", "2", "--json"],
+        "",
+        &[],
+    ));
+    assert_eq!(page.as_array().map(Vec::len), Some(2), "{page}");
+    let all = json_out(&cli(
+        &config,
+        &["users", "list", "--all", "--limit", "2", "--json"],
+        "",
+        &[],
+    ));
+    let ids: Vec<&str> = all
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter_map(|u| u["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 5, "admin, ana, bruno, carla, davi: {all}");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "by id, each once: {ids:?}");
+    assert_eq!(page[0]["id"], ids[0]);
+    let events = p.ok("GET", "/audit", &admin, Value::Null);
+    let paged = json_out(&cli(
+        &config,
+        &["audit", "--all", "--limit", "3", "--json"],
+        "",
+        &[],
+    ));
+    assert_eq!(paged, events, "the audit trail page by page is the whole trail");
+    // Bad paging input is a 400 naming the parameter.
+    let (status, v) = p.call("GET", "/users?next=bm90LWEtY3Vyc29y", Some(&admin), None);
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"]["field"], "next");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cursor")),
+        "{v}"
+    );
+    let (status, v) = p.call("GET", "/jobs?limit=1001", Some(&admin), None);
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"]["field"], "limit");
+}
+
+#[test]
+fn porteiro_serve_speaks_tls_with_the_given_certificate() {
+    let dir = std::env::temp_dir().join(format!("porteiro-tls-{}-{}", std::process::id(), free_port()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).expect("cert");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).expect("write cert");
+    std::fs::write(&key, ck.signing_key.serialize_pem()).expect("write key");
+    let (cert_s, key_s) = (cert.display().to_string(), key.display().to_string());
+
+    // Bad files: a clear error, and no server.
+    let serve_fails = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_porteiro"))
+            .args(["serve", "--data-dir"])
+            .arg(dir.join("bad"))
+            .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+            .args(args)
+            .env_remove("PORTEIRO_DATABASE_URL")
+            .env_remove("PORTEIRO_MASTER_KEY")
+            .output()
+            .expect("porteiro serve");
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let missing = dir.join("missing.pem").display().to_string();
+    let err = serve_fails(&["--tls-cert", &missing, "--tls-key", &key_s]);
+    assert!(
+        err.contains("cannot use the TLS certificate") && err.contains(&missing),
+        "{err}"
+    );
+    let err = serve_fails(&["--tls-cert", &key_s, "--tls-key", &key_s]);
+    assert!(err.contains("no PEM certificate"), "{err}");
+    let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).expect("cert");
+    let other_key = dir.join("other-key.pem");
+    std::fs::write(&other_key, other.signing_key.serialize_pem()).expect("write key");
+    let err = serve_fails(&[
+        "--tls-cert",
+        &cert_s,
+        "--tls-key",
+        &other_key.display().to_string(),
+    ]);
+    assert!(err.contains("not usable together"), "{err}");
+
+    let p = Porteiro::start_with(&["--tls-cert", &cert_s, "--tls-key", &key_s]);
+    let url = format!("https://{}", p.api);
+    let config = dir.join("profiles.json");
+    // The system's roots do not know a self-signed certificate: the error says what to do.
+    let out = cli(
+        &config,
+        &["login", "--url", &url, "--username", "admin"],
+        &format!("{ADMIN_PASSWORD}\n"),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TLS with") && err.contains("--ca-file"), "{err}");
+    // --ca-file trusts it; the profile keeps it for later commands.
+    let out = cli(
+        &config,
+        &[
+            "login",
+            "--url",
+            &url,
+            "--username",
+            "admin",
+            "--ca-file",
+            &cert_s,
+        ],
+        &format!("{ADMIN_PASSWORD}\n"),
+        &[],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let users = json_out(&cli(&config, &["users", "list", "--json"], "", &[]));
+    assert_eq!(users[0]["username"], "admin", "{users}");
+    // PORTEIRO_CA_FILE does the same.
+    let out = cli(
+        &config,
+        &["login", "--profile", "env", "--url", &url, "--username", "admin"],
+        &format!("{ADMIN_PASSWORD}\n"),
+        &[("PORTEIRO_CA_FILE", &cert_s)],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let accounts = json_out(&cli(
+        &config,
+        &["accounts", "list", "--profile", "env", "--json"],
+        "",
+        &[],
+    ));
+    assert_eq!(accounts[0]["name"], "embedded", "{accounts}");
+    // Plain HTTP to the TLS listener gets no API answer.
+    let mut plain = TcpStream::connect(&p.api).expect("connect");
+    plain
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    plain
+        .write_all(b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut raw = Vec::new();
+    let _ = plain.read_to_end(&mut raw);
+    assert!(!raw.starts_with(b"HTTP/1.1 200"), "plain HTTP answered");
     drop(p);
     let _ = std::fs::remove_dir_all(&dir);
 }

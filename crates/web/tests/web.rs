@@ -372,6 +372,7 @@ async fn the_api_listener_hands_every_other_path_to_the_web() {
     tokio::spawn(porteiro_manager::api::serve_with(
         manager,
         listener,
+        None,
         Some(fallback),
     ));
     let (status, _) = raw_get(addr, "/").await;

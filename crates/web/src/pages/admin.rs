@@ -1201,6 +1201,7 @@ pub(crate) fn audit(c: &Ctx<'_>) -> Page {
         action_prefix: opt("action"),
         since,
         limit,
+        before: None,
     };
     let filters = format!(
         r#"<form method="get" action="/audit" class="card filters" id="{form}" role="search">{entity}{id}{actor}{action}{since}{limit}<button type="submit">{apply}</button></form>"#,
