@@ -530,8 +530,8 @@ fn statement_result(stmt: &Statement, req: &Request, opts: &Options, boundary: b
                 Value::Multi(m) => m.clone(),
             });
             return StatementResult::ConditionFailed(ConditionTrace {
-                operator: c.op.text.clone(),
-                key: c.key_text.clone(),
+                operator: c.op.text.to_string(),
+                key: c.key_text.to_string(),
                 request_values,
                 policy_values: c.raw.clone(),
             });

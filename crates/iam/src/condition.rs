@@ -3,6 +3,8 @@
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html>
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html>
 
+use std::borrow::Cow;
+
 use crate::pattern::{self, Pattern, Piece, Resolver};
 use crate::request::{Context, Value};
 use crate::values::{self, Cidr};
@@ -118,8 +120,9 @@ pub(crate) struct Operator {
     pub(crate) base: Base,
     pub(crate) set: SetOp,
     pub(crate) if_exists: bool,
-    /// As written in the policy.
-    pub(crate) text: String,
+    /// As written in the policy (borrowed from the table of operator names when it is
+    /// written exactly as one, so compiling and cloning it allocate nothing).
+    pub(crate) text: Cow<'static, str>,
 }
 
 /// Why an operator name was refused.
@@ -156,7 +159,10 @@ pub(crate) fn parse_operator(text: &str) -> Result<Operator, String> {
             base,
             set,
             if_exists,
-            text: text.to_string(),
+            text: match BASES.iter().find(|(n, _)| *n == text) {
+                Some((n, _)) => Cow::Borrowed(*n),
+                None => Cow::Owned(text.to_string()),
+            },
         }),
         None => {
             let suggestion = crate::suggest::closest(name, BASES.iter().map(|(n, _)| *n));
@@ -173,7 +179,8 @@ pub(crate) fn parse_operator(text: &str) -> Result<Operator, String> {
 /// The policy values of one condition, compiled for its operator family.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Values {
-    /// Equality operators: templates without wildcards.
+    /// Equality operators: templates without wildcards, one per raw value. A value without
+    /// policy variables is an empty template and stands for its raw text (no copy of it).
     Str(Vec<Vec<Piece>>),
     /// `StringLike` / `StringNotLike`.
     Like(Vec<Pattern>),
@@ -191,9 +198,9 @@ pub(crate) enum Values {
 pub(crate) struct Condition {
     pub(crate) op: Operator,
     /// The key name, lower-cased.
-    pub(crate) key: String,
+    pub(crate) key: Cow<'static, str>,
     /// The key name as written.
-    pub(crate) key_text: String,
+    pub(crate) key_text: Cow<'static, str>,
     pub(crate) values: Values,
     /// The values as written (for explanations).
     pub(crate) raw: Vec<String>,
@@ -223,7 +230,14 @@ pub(crate) fn compile_values(base: Base, raw: &[String], variables: bool) -> Res
         | Base::StringEqualsIgnoreCase
         | Base::StringNotEqualsIgnoreCase => Values::Str(
             raw.iter()
-                .map(|v| pattern::parse_pieces(v, vars, false, false))
+                .map(|v| {
+                    if vars && v.contains('$') {
+                        pattern::parse_pieces(v, vars, false, false)
+                    } else {
+                        // A literal: its raw text is the value.
+                        Ok(Vec::new())
+                    }
+                })
                 .collect::<Result<_, _>>()?,
         ),
         Base::StringLike | Base::StringNotLike => Values::Like(
@@ -371,7 +385,8 @@ impl Condition {
                 );
                 templates
                     .iter()
-                    .any(|t| match pattern::resolve_string(t, resolver) {
+                    .zip(&self.raw)
+                    .any(|(t, raw)| match literal_or_resolve(t, raw, resolver) {
                         Some(p) if ignore_case => eq_ignore_case(&p, r),
                         Some(p) => p == r,
                         None => false,
@@ -433,6 +448,16 @@ impl Condition {
     }
 }
 
+/// The string a `Values::Str` template stands for: its raw text when it is a literal (an
+/// empty template), otherwise the template resolved.
+fn literal_or_resolve<'a>(t: &'a [Piece], raw: &'a str, resolver: &'a dyn Resolver) -> Option<Cow<'a, str>> {
+    if t.is_empty() {
+        Some(Cow::Borrowed(raw))
+    } else {
+        pattern::resolve_string(t, resolver)
+    }
+}
+
 fn eq_ignore_case(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.eq_ignore_ascii_case(b)
         || a.chars()
@@ -450,8 +475,8 @@ mod tests {
         Condition {
             values: compile_values(operator.base, &raw, true).unwrap(),
             op: operator,
-            key: key.to_lowercase(),
-            key_text: key.to_string(),
+            key: Cow::Owned(key.to_lowercase()),
+            key_text: Cow::Owned(key.to_string()),
             raw,
         }
     }

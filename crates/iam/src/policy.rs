@@ -556,6 +556,64 @@ const KNOWN_GLOBAL_KEYS: [&str; 46] = [
     "aws:AssumedRoot",
 ];
 
+/// `KNOWN_GLOBAL_KEYS` in lower case, in the same order.
+const KNOWN_GLOBAL_KEYS_LOWER: [&str; 46] = [
+    "aws:calledvia",
+    "aws:calledviafirst",
+    "aws:calledvialast",
+    "aws:currenttime",
+    "aws:epochtime",
+    "aws:federatedprovider",
+    "aws:multifactorauthage",
+    "aws:multifactorauthpresent",
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:principalisawsservice",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:principalservicename",
+    "aws:principalservicenameslist",
+    "aws:principaltype",
+    "aws:requestedregion",
+    "aws:resourceaccount",
+    "aws:resourceorgid",
+    "aws:resourceorgpaths",
+    "aws:securetransport",
+    "aws:sourceaccount",
+    "aws:sourcearn",
+    "aws:sourceidentity",
+    "aws:sourceip",
+    "aws:sourceorgid",
+    "aws:sourceorgpaths",
+    "aws:sourcevpc",
+    "aws:sourcevpce",
+    "aws:sourcevpcarn",
+    "aws:tagkeys",
+    "aws:tokenissuetime",
+    "aws:useragent",
+    "aws:userid",
+    "aws:username",
+    "aws:viaawsservice",
+    "aws:vpcsourceip",
+    "aws:ec2instancesourcevpc",
+    "aws:ec2instancesourceprivateipv4",
+    "aws:referer",
+    "aws:requesttag/",
+    "aws:resourcetag/",
+    "aws:principaltag/",
+    "aws:chatbotsourcearn",
+    "aws:sourceowner",
+    "aws:assumedroot",
+];
+
+/// The index in `KNOWN_GLOBAL_KEYS` of the global key `key` (any case) names exactly (not a
+/// tag prefix).
+fn global_key_index(key: &str) -> Option<usize> {
+    KNOWN_GLOBAL_KEYS
+        .iter()
+        .position(|k| !k.ends_with('/') && k.eq_ignore_ascii_case(key))
+}
+
 /// Whether `key` (any case) is a documented global condition key.
 pub(crate) fn is_known_global_key(key: &str) -> bool {
     KNOWN_GLOBAL_KEYS.iter().any(|k| {
@@ -1151,10 +1209,25 @@ impl<'t> Compiler<'t> {
                         "`Null` cannot be used with `ForAnyValue` or `ForAllValues`",
                     ));
                 }
+                // A documented global key borrows its names from the tables (no copies).
+                let (key_lower, key_text) = match global_key_index(key) {
+                    Some(i) => {
+                        let canonical = KNOWN_GLOBAL_KEYS.get(i).copied().unwrap_or_default();
+                        (
+                            Cow::Borrowed(KNOWN_GLOBAL_KEYS_LOWER.get(i).copied().unwrap_or_default()),
+                            if canonical == key {
+                                Cow::Borrowed(canonical)
+                            } else {
+                                Cow::Owned(key.to_string())
+                            },
+                        )
+                    }
+                    None => (Cow::Owned(lower_case(key)), Cow::Owned(key.to_string())),
+                };
                 out.push(Condition {
                     op: op.clone(),
-                    key: lower_case(key),
-                    key_text: key.to_string(),
+                    key: key_lower,
+                    key_text,
                     values,
                     raw,
                 });
