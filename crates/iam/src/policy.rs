@@ -609,6 +609,9 @@ const KNOWN_GLOBAL_KEYS_LOWER: [&str; 46] = [
 /// The index in `KNOWN_GLOBAL_KEYS` of the global key `key` (any case) names exactly (not a
 /// tag prefix).
 fn global_key_index(key: &str) -> Option<usize> {
+    if !key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
+        return None;
+    }
     KNOWN_GLOBAL_KEYS
         .iter()
         .position(|k| !k.ends_with('/') && k.eq_ignore_ascii_case(key))
