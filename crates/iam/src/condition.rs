@@ -147,10 +147,8 @@ pub(crate) fn parse_operator(text: &str) -> Result<Operator, String> {
         Some((n, suffix)) if suffix.eq_ignore_ascii_case(IF_EXISTS) => (true, n),
         _ => (false, rest),
     };
-    let base = BASES
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, b)| *b);
+    let found = BASES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
+    let base = found.map(|(_, b)| *b);
     match base {
         Some(Base::Null) if if_exists => {
             Err("`Null` cannot take the `IfExists` suffix: use `Null` alone".to_string())
@@ -159,9 +157,9 @@ pub(crate) fn parse_operator(text: &str) -> Result<Operator, String> {
             base,
             set,
             if_exists,
-            text: match BASES.iter().find(|(n, _)| *n == text) {
-                Some((n, _)) => Cow::Borrowed(*n),
-                None => Cow::Owned(text.to_string()),
+            text: match found {
+                Some((n, _)) if *n == text => Cow::Borrowed(*n),
+                _ => Cow::Owned(text.to_string()),
             },
         }),
         None => {

@@ -454,7 +454,7 @@ struct Compiler<'t> {
 type Path<'a> = [Seg<'a>];
 
 /// Deepest path an error can name (`Statement[i].Condition.Op.Key[j]` is 6).
-const MAX_PATH: usize = 12;
+const MAX_PATH: usize = 8;
 
 /// A path one segment longer than its parent, on the stack (compiling allocates no paths).
 #[derive(Clone, Copy)]
