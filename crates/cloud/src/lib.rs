@@ -1,6 +1,6 @@
 //! Porteiro's embedded AWS-compatible cloud.
 //!
-//! IAM (Query 2010-05-08), STS (Query 2011-06-15) and KMS (JSON 1.1) over AWS's wire protocols, SigV4
+//! IAM (Query 2010-05-08), STS (Query 2011-06-15), S3 (REST-XML) and KMS (JSON 1.1) over AWS's wire protocols, SigV4
 //! authentication, and every request authorized by the IAM engine with a request context
 //! built as AWS builds it. Unmodified `aws` CLI, boto3 and the AWS SDK for Rust use it by
 //! `--endpoint-url`. State lives in SQLite in a data directory and survives restarts.
@@ -16,6 +16,7 @@ pub mod ids;
 pub mod kms;
 pub mod model;
 pub mod protocol;
+pub mod s3;
 pub mod server;
 pub mod state;
 pub mod store;
@@ -101,6 +102,7 @@ pub struct Bootstrap {
 pub struct Cloud {
     pub(crate) shared: Arc<Shared>,
     pub(crate) authz: Arc<authz::PolicyCache>,
+    pub(crate) s3: Arc<s3::store::ObjectStore>,
     /// Encrypts KMS key material at rest.
     pub(crate) kms_master: Arc<kms::crypto::MasterKey>,
     data_dir: PathBuf,
@@ -155,6 +157,7 @@ impl Cloud {
         let cloud = Cloud {
             shared,
             authz: Arc::new(authz::PolicyCache::default()),
+            s3: Arc::new(s3::store::ObjectStore::open(&dir.join("s3"))?),
             kms_master,
             data_dir: dir.clone(),
             clock_offset: Arc::new(std::sync::atomic::AtomicI64::new(0)),

@@ -202,6 +202,44 @@ pub struct Session {
     pub mfa: bool,
 }
 
+/// An S3 bucket (its objects live in the S3 object store, not here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// The bucket name (global across accounts).
+    pub name: String,
+    /// The owning account.
+    pub account: String,
+    /// The region given as `LocationConstraint` (`us-east-1` when none).
+    pub region: String,
+    /// When it was created (epoch seconds).
+    pub created: i64,
+    /// The bucket policy (a resource policy), as given.
+    pub policy: Option<String>,
+    /// The default encryption configuration.
+    pub encryption: Option<BucketEncryption>,
+    /// Bucket tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+impl Bucket {
+    /// `arn:aws:s3:::NAME`.
+    pub fn arn(&self) -> String {
+        format!("arn:aws:s3:::{}", self.name)
+    }
+}
+
+/// A bucket's default server-side encryption rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketEncryption {
+    /// `AES256`, `aws:kms` or `aws:kms:dsse`.
+    pub algorithm: String,
+    /// `KMSMasterKeyID` (key id, ARN or alias) for `aws:kms`.
+    pub kms_key_id: Option<String>,
+    /// `BucketKeyEnabled`.
+    pub bucket_key_enabled: bool,
+}
+
 /// The state of a KMS key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KmsKeyState {

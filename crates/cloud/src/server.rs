@@ -7,6 +7,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
@@ -17,6 +18,9 @@ use crate::Cloud;
 use crate::authz::{self, RequestInfo, VpcEndpoint};
 use crate::iam::{self, Ctx};
 use crate::protocol::{ApiError, Params, Service};
+
+/// A response body: a complete buffer, or an S3 object streamed from disk.
+pub type ResponseBody = BoxBody<Bytes, std::io::Error>;
 
 /// Largest request body accepted by the Query services.
 pub const MAX_QUERY_BODY: usize = 1024 * 1024;
@@ -81,7 +85,25 @@ fn is_transient(e: &std::io::Error) -> bool {
     )
 }
 
+/// A complete response as a [`ResponseBody`].
+pub fn boxed(resp: Response<Full<Bytes>>) -> Response<ResponseBody> {
+    resp.map(|b| b.map_err(|never| match never {}).boxed())
+}
+
 async fn receive(
+    cloud: &Cloud,
+    req: Request<Incoming>,
+    remote: SocketAddr,
+    vpc: Option<&VpcEndpoint>,
+) -> Response<ResponseBody> {
+    // S3 bodies (objects of up to 5 GiB) are streamed to disk, never collected in memory.
+    if crate::s3::claims(&req) {
+        return crate::s3::serve(cloud, req, remote, vpc).await;
+    }
+    boxed(receive_collected(cloud, req, remote, vpc).await)
+}
+
+async fn receive_collected(
     cloud: &Cloud,
     req: Request<Incoming>,
     remote: SocketAddr,

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::{
-    AccessKey, Account, Group, KmsAlias, KmsKey, LoginProfile, ManagedPolicy, Role, Session, User,
+    AccessKey, Account, Bucket, Group, KmsAlias, KmsKey, LoginProfile, ManagedPolicy, Role, Session, User,
 };
 use crate::store::{Change, Store, StoreError};
 
@@ -35,6 +35,8 @@ pub struct State {
     pub login_profiles: BTreeMap<String, LoginProfile>,
     /// Temporary credentials by access key id.
     pub sessions: BTreeMap<String, Session>,
+    /// S3 buckets by name.
+    pub buckets: BTreeMap<String, Bucket>,
     /// Web console sessions by the SHA-256 (hex) of their cookie.
     pub console_sessions: BTreeMap<String, crate::console::ConsoleSession>,
     /// Console sign-in tokens (federation, password reset) by the SHA-256 (hex) of the token.
@@ -89,6 +91,7 @@ entity!(LoginProfile, "login_profile", login_profiles, |e| name_key(
     &e.account, &e.user
 ));
 entity!(Session, "session", sessions, |e| e.access_key_id.clone());
+entity!(Bucket, "bucket", buckets, |e| e.name.clone());
 entity!(KmsKey, "kms_key", kms_keys, |e| e.id.clone());
 entity!(KmsAlias, "kms_alias", kms_aliases, |e| alias_key(
     &e.account, &e.region, &e.name
@@ -197,6 +200,7 @@ fn read_all(store: &Store) -> Result<State, StoreError> {
                 "access_key" => insert::<AccessKey>(&mut state, &data).map_err(corrupt)?,
                 "login_profile" => insert::<LoginProfile>(&mut state, &data).map_err(corrupt)?,
                 "session" => insert::<Session>(&mut state, &data).map_err(corrupt)?,
+                "bucket" => insert::<Bucket>(&mut state, &data).map_err(corrupt)?,
                 "console_session" => {
                     insert::<crate::console::ConsoleSession>(&mut state, &data).map_err(corrupt)?
                 }

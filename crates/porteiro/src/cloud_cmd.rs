@@ -9,7 +9,7 @@ use porteiro_cloud::{Cloud, CloudConfig, RootCredentials, VpcEndpoint};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CloudCommand {
-    /// Serve the embedded cloud (IAM and STS over AWS's wire protocols, SigV4).
+    /// Serve the embedded cloud (IAM, STS and S3 over AWS's wire protocols, SigV4).
     Serve(ServeArgs),
     /// Accounts of the embedded cloud.
     #[command(subcommand)]
@@ -79,6 +79,16 @@ pub(crate) struct ServeArgs {
     /// aws:SourceIp.
     #[arg(long = "vpc-endpoint", value_name = "ADDRESS,VPCE,VPC", value_parser = parse_vpc_endpoint)]
     vpc_endpoints: Vec<(SocketAddr, VpcEndpoint)>,
+    /// TEST ONLY (hidden): a file holding a number of seconds to add to the cloud's clock. It
+    /// is read every 50 ms; each new value is applied and then written to `FILE.applied`. Lets
+    /// end-to-end tests see sessions expire without waiting.
+    #[arg(
+        long,
+        env = "PORTEIRO_CLOUD_TEST_CLOCK_OFFSET_FILE",
+        hide = true,
+        value_name = "FILE"
+    )]
+    test_clock_offset_file: Option<PathBuf>,
 }
 
 fn parse_vpc_endpoint(text: &str) -> Result<(SocketAddr, VpcEndpoint), String> {
@@ -170,6 +180,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             );
             endpoints.spawn(cloud.clone().serve_vpc_endpoint(l, endpoint));
         }
+        if let Some(file) = args.test_clock_offset_file {
+            println!(
+                "TEST ONLY: the cloud's clock follows the offset in {}",
+                file.display()
+            );
+            tokio::spawn(follow_clock_offset(cloud.clone(), file));
+        }
         println!(
             "embedded cloud listening on http://{local} (accounts: {}; data: {})",
             cloud.accounts().join(", "),
@@ -191,6 +208,28 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             }
         }
     })
+}
+
+/// TEST ONLY: keeps the cloud's clock offset equal to the number of seconds in `file` (absent
+/// or unreadable: unchanged), and acknowledges each applied value in `FILE.applied`.
+async fn follow_clock_offset(cloud: Cloud, file: PathBuf) {
+    let mut applied = 0i64;
+    let mut ack = file.clone().into_os_string();
+    ack.push(".applied");
+    let ack = PathBuf::from(ack);
+    loop {
+        let wanted = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| t.trim().parse::<i64>().ok());
+        if let Some(wanted) = wanted.filter(|w| *w != applied) {
+            cloud.advance_clock(wanted - applied);
+            applied = wanted;
+            if let Err(e) = porteiro_cloud::write_private(&ack, &format!("{applied}\n")) {
+                eprintln!("TEST ONLY: cannot write {}: {e}", ack.display());
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 fn create_account(args: CreateAccountArgs) -> Result<(), String> {

@@ -95,7 +95,7 @@ enum Command {
         #[command(flatten)]
         common: client_cmd::Common,
     },
-    /// The embedded AWS-compatible cloud (IAM, STS): serve it, manage its accounts.
+    /// The embedded AWS-compatible cloud (IAM, STS, S3, KMS): serve it, manage its accounts.
     #[command(subcommand)]
     Cloud(cloud_cmd::CloudCommand),
     /// Session recordings: list, show, verify, export, import, play.

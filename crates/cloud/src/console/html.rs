@@ -115,8 +115,10 @@ pub fn secure(mut resp: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
     h.insert("content-security-policy", HeaderValue::from_static(CSP));
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    // Sign-in tokens travel in URLs: never leak them to other sites.
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    // Sign-in tokens travel in URLs: never leak them to other sites. (Not `no-referrer`: with
+    // it browsers send `Origin: null` on the console's own form posts, which the same-origin
+    // check must refuse.)
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     if !h.contains_key(hyper::header::CACHE_CONTROL) {
         h.insert(hyper::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
