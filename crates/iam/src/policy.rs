@@ -47,26 +47,24 @@ impl PolicyKind {
     /// a principal, identity-based otherwise.
     pub fn guess(text: &str) -> PolicyKind {
         let names_principal = |n: &Node<'_>| n.get("Principal").is_some() || n.get("NotPrincipal").is_some();
-        let Ok(outer) = json::parse(text) else {
-            return PolicyKind::Identity;
+        let names_any_principal = |arena: &bumpalo::Bump| {
+            let Ok(outer) = json::parse(text, arena) else {
+                return false;
+            };
+            let root = match outer.value {
+                Json::String(s) => match json::parse(s, arena) {
+                    Ok(n) => n,
+                    Err(_) => return false,
+                },
+                _ => outer,
+            };
+            match root.get("Statement").map(|s| &s.value) {
+                Some(Json::Array(items)) => items.iter().any(names_principal),
+                Some(Json::Object(_)) => root.get("Statement").is_some_and(names_principal),
+                _ => false,
+            }
         };
-        let inner;
-        let root = match &outer.value {
-            Json::String(s) => match json::parse(s) {
-                Ok(n) => {
-                    inner = n;
-                    &inner
-                }
-                Err(_) => return PolicyKind::Identity,
-            },
-            _ => &outer,
-        };
-        let any = match root.get("Statement").map(|s| &s.value) {
-            Some(Json::Array(items)) => items.iter().any(names_principal),
-            Some(Json::Object(_)) => root.get("Statement").is_some_and(names_principal),
-            _ => false,
-        };
-        if any {
+        if json::with_arena(names_any_principal) {
             PolicyKind::Resource
         } else {
             PolicyKind::Identity
@@ -356,16 +354,18 @@ impl Policy {
     /// Parses and compiles a policy document given as JSON text: an object, or a JSON string
     /// that contains one.
     pub fn parse(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
-        let node = json::parse(text).map_err(|e| {
-            let (line, column) = json::line_col(text, e.offset);
-            PolicyError {
-                path: "$".to_string(),
-                line,
-                column,
-                message: e.message,
-            }
-        })?;
-        Policy::from_node(&node, text, "$", kind)
+        json::with_arena(|arena| {
+            let node = json::parse(text, arena).map_err(|e| {
+                let (line, column) = json::line_col(text, e.offset);
+                PolicyError {
+                    path: "$".to_string(),
+                    line,
+                    column,
+                    message: e.message,
+                }
+            })?;
+            Policy::from_node(&node, text, "$", kind)
+        })
     }
 
     /// Compiles a policy from a parsed JSON node of `text`; errors name paths under `base`.
@@ -377,16 +377,18 @@ impl Policy {
     ) -> Result<Policy, PolicyError> {
         if let Json::String(inner) = &node.value {
             let inner_base = format!("{base} (inside the policy string)");
-            let parsed = json::parse(inner).map_err(|e| {
-                let (line, column) = json::line_col(inner, e.offset);
-                PolicyError {
-                    path: inner_base.clone(),
-                    line,
-                    column,
-                    message: e.message,
-                }
-            })?;
-            return Policy::from_node(&parsed, inner, &inner_base, kind);
+            return json::with_arena(|arena| {
+                let parsed = json::parse(inner, arena).map_err(|e| {
+                    let (line, column) = json::line_col(inner, e.offset);
+                    PolicyError {
+                        path: inner_base.clone(),
+                        line,
+                        column,
+                        message: e.message,
+                    }
+                })?;
+                Policy::from_node(&parsed, inner, &inner_base, kind)
+            });
         }
         let mut c = Compiler {
             text,
@@ -666,8 +668,8 @@ impl<'t> Compiler<'t> {
         let mut version = None;
         let mut id = None;
         let mut statement_node = None;
-        for m in members {
-            match m.key.as_ref() {
+        for m in members.iter() {
+            match m.key {
                 "Version" => {
                     let v = m.value.as_str().ok_or_else(|| {
                         self.error(
@@ -782,8 +784,8 @@ impl<'t> Compiler<'t> {
             "NotResource",
             "Condition",
         ];
-        for m in members {
-            let key = m.key.as_ref();
+        for m in members.iter() {
+            let key = m.key;
             let sub = child(path, Seg::Key(key));
             match key {
                 "Sid" => {
@@ -1085,7 +1087,7 @@ impl<'t> Compiler<'t> {
 
     fn principal(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<PrincipalEntry>, PolicyError> {
         match &node.value {
-            Json::String(s) if s == "*" => Ok(vec![PrincipalEntry::Everyone]),
+            Json::String(s) if *s == "*" => Ok(vec![PrincipalEntry::Everyone]),
             Json::String(s) => Err(self.error(
                 node.start,
                 path,
@@ -1093,12 +1095,12 @@ impl<'t> Compiler<'t> {
             )),
             Json::Object(members) => {
                 let mut entries = Vec::new();
-                for m in members {
-                    let sub = child(path, Seg::Key(m.key.as_ref()));
-                    let values = self.strings(&m.value, &sub, &m.key)?;
+                for m in members.iter() {
+                    let sub = child(path, Seg::Key(m.key));
+                    let values = self.strings(&m.value, &sub, m.key)?;
                     for item in values {
                         let (v, offset) = (item.as_str().unwrap_or_default(), item.start);
-                        let entry = match m.key.as_ref() {
+                        let entry = match m.key {
                             "AWS" => self.aws_principal(v, offset, &sub)?,
                             "Service" => PrincipalEntry::Service(v.to_string()),
                             "Federated" => PrincipalEntry::Federated(v.to_string()),
@@ -1164,9 +1166,9 @@ impl<'t> Compiler<'t> {
             })
             .sum();
         let mut out = Vec::with_capacity(keys);
-        for op_member in ops {
-            let op_path = child(path, Seg::Key(op_member.key.as_ref()));
-            let op = condition::parse_operator(&op_member.key)
+        for op_member in ops.iter() {
+            let op_path = child(path, Seg::Key(op_member.key));
+            let op = condition::parse_operator(op_member.key)
                 .map_err(|e| self.error(op_member.key_start, &op_path, e))?;
             let Json::Object(keys) = &op_member.value.value else {
                 return Err(self.error(
@@ -1179,9 +1181,9 @@ impl<'t> Compiler<'t> {
                     ),
                 ));
             };
-            for key_member in keys {
-                let key_path = child(&op_path, Seg::Key(key_member.key.as_ref()));
-                let key = key_member.key.as_ref();
+            for key_member in keys.iter() {
+                let key_path = child(&op_path, Seg::Key(key_member.key));
+                let key = key_member.key;
                 if key.len() > 4
                     && key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
                     && !is_known_global_key(key)
