@@ -547,8 +547,8 @@ fn statement_result(stmt: &Statement, req: &Request, opts: &Options, boundary: b
 fn action_matches(rule: &ActionRule, req: &Request) -> bool {
     let ctx = &req.context;
     match rule {
-        ActionRule::Action(p) => p.iter().any(|p| p.matches(&req.action_lower, ctx)),
-        ActionRule::NotAction(p) => !p.iter().any(|p| p.matches(&req.action_lower, ctx)),
+        ActionRule::Action(a) => a.matches(&req.action_lower, ctx),
+        ActionRule::NotAction(a) => !a.matches(&req.action_lower, ctx),
     }
 }
 

@@ -176,9 +176,70 @@ pub(crate) enum PrincipalRule {
 /// The Action / NotAction element.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ActionRule {
-    Action(Vec<Pattern>),
-    NotAction(Vec<Pattern>),
+    Action(Actions),
+    NotAction(Actions),
 }
+
+/// The actions of an Action / NotAction element: the literal ones (the common case) packed in
+/// one buffer, the wildcard ones as patterns. Actions are lower case (they match
+/// case-insensitively).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Actions {
+    /// Each literal action as its length (2 bytes, little-endian) followed by its bytes.
+    literals: Vec<u8>,
+    /// Wildcard actions (and the rare literal too long for a 2-byte length).
+    patterns: Vec<Pattern>,
+}
+
+/// The literal actions of an [`Actions`] buffer.
+struct Literals<'a>(&'a [u8]);
+
+impl<'a> Iterator for Literals<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (len, rest) = self.0.split_first_chunk::<2>()?;
+        let (literal, rest) = rest.split_at_checked(usize::from(u16::from_le_bytes(*len)))?;
+        self.0 = rest;
+        Some(literal)
+    }
+}
+
+impl Actions {
+    fn literals(&self) -> Literals<'_> {
+        Literals(&self.literals)
+    }
+
+    /// Whether `action_lower` (a request action in lower case) is one of these actions.
+    pub(crate) fn matches(&self, action_lower: &str, resolver: &dyn pattern::Resolver) -> bool {
+        self.literals().any(|l| l == action_lower.as_bytes())
+            || self.patterns.iter().any(|p| p.matches(action_lower, resolver))
+    }
+}
+
+/// Byte classes for classifying an action in one pass (bit flags, or-ed over its bytes).
+const ACTION_ODD: u8 = 1; // comma or ASCII whitespace: never a valid action
+const ACTION_COLON: u8 = 2;
+const ACTION_UPPER: u8 = 4;
+const ACTION_WILD: u8 = 8;
+const ACTION_NON_ASCII: u8 = 16;
+
+static ACTION_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        table[b] = match b as u8 {
+            b',' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => ACTION_ODD,
+            b':' => ACTION_COLON,
+            b'A'..=b'Z' => ACTION_UPPER,
+            b'*' | b'?' => ACTION_WILD,
+            0x80.. => ACTION_NON_ASCII,
+            _ => 0,
+        };
+        b += 1;
+    }
+    table
+};
 
 /// The Resource / NotResource element.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,7 +283,7 @@ pub(crate) struct ActionIndex {
 /// policy degrade towards a scan of that policy's actions, which is bounded by the policy's size.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct KeyedIds {
-    text: String,
+    text: Vec<u8>,
     /// Per distinct key: `[text start, text end, ids start, ids end]`.
     entries: Vec<[u32; 4]>,
     ids: Vec<u32>,
@@ -232,10 +293,10 @@ struct KeyedIds {
 }
 
 /// A fast, fixed hash of a short string (8 bytes per step).
-fn key_hash(key: &str) -> u64 {
+fn key_hash(key: &[u8]) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut h = key.len() as u64;
-    let mut chunks = key.as_bytes().chunks_exact(8);
+    let mut chunks = key.chunks_exact(8);
     for chunk in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(chunk);
@@ -251,52 +312,75 @@ fn key_hash(key: &str) -> u64 {
 }
 
 impl KeyedIds {
-    /// Builds the map from (key, statement) pairs listed in statement order.
-    fn build<K: AsRef<str>>(mut pairs: Vec<(K, u32)>) -> KeyedIds {
+    /// Builds the map from (key, statement) pairs listed in statement order (a statement lists
+    /// a key at most once). No sorting: each pair is hashed into the table once (its entry
+    /// found or made), then the statements are laid out by entry, in statement order.
+    fn build<K>(pairs: &[(K, u32)], bytes: impl Fn(&K) -> &[u8]) -> KeyedIds {
         if pairs.is_empty() {
             return KeyedIds::default();
         }
-        // A statement lists a key at most once, so (key, statement) pairs are distinct and an
-        // unstable sort (no scratch allocation) keeps the statements of a key in order.
-        pairs.sort_unstable_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()).then(a.1.cmp(&b.1)));
-        let mut out = KeyedIds {
-            text: String::with_capacity(pairs.iter().map(|(k, _)| k.as_ref().len()).sum()),
-            entries: Vec::with_capacity(pairs.len()),
-            ids: Vec::with_capacity(pairs.len()),
-            slots: Vec::new(),
-        };
         let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        let mut last: Option<&str> = None;
-        for (key, id) in &pairs {
-            let key = key.as_ref();
-            if last != Some(key) {
-                let start = to_u32(out.text.len());
-                out.text.push_str(key);
-                let at = to_u32(out.ids.len());
-                out.entries.push([start, to_u32(out.text.len()), at, at]);
-                last = Some(key);
-            }
-            out.ids.push(*id);
-            if let Some(entry) = out.entries.last_mut() {
-                entry[3] = to_u32(out.ids.len());
-            }
-        }
-        let size = (out.entries.len() * 2).next_power_of_two();
-        out.slots = vec![0; size];
+        // At most `pairs.len()` distinct keys, so the table stays at most half full.
+        let size = (pairs.len() * 2).next_power_of_two();
         let mask = size - 1;
-        for n in 0..out.entries.len() {
-            let mut slot = key_hash(out.key(n)) as usize & mask;
-            while out.slots.get(slot).is_some_and(|&s| s != 0) {
-                slot = (slot + 1) & mask;
+        let mut out = KeyedIds {
+            text: Vec::with_capacity(pairs.iter().map(|(k, _)| bytes(k).len()).sum()),
+            entries: Vec::with_capacity(pairs.len()),
+            ids: vec![0; pairs.len()],
+            slots: vec![0; size],
+        };
+        // The entry of each pair, for laying out the statements.
+        let mut entry_of: Vec<u32> = Vec::with_capacity(pairs.len());
+        for (key, _) in pairs {
+            let key = bytes(key);
+            let mut slot = key_hash(key) as usize & mask;
+            let entry = loop {
+                match out.slots.get(slot).copied() {
+                    Some(0) | None => {
+                        let n = out.entries.len();
+                        let start = to_u32(out.text.len());
+                        out.text.extend_from_slice(key);
+                        out.entries.push([start, to_u32(out.text.len()), 0, 0]);
+                        if let Some(s) = out.slots.get_mut(slot) {
+                            *s = to_u32(n + 1);
+                        }
+                        break n;
+                    }
+                    Some(s) => {
+                        let n = s as usize - 1;
+                        if out.key(n) == key {
+                            break n;
+                        }
+                        slot = (slot + 1) & mask;
+                    }
+                }
+            };
+            // Count the pair in `[2]` for now.
+            if let Some(e) = out.entries.get_mut(entry) {
+                e[2] += 1;
             }
-            if let Some(s) = out.slots.get_mut(slot) {
-                *s = to_u32(n + 1);
+            entry_of.push(to_u32(entry));
+        }
+        // Each entry's range of `ids`; `[3]` is the fill cursor, which ends at the range end.
+        let mut at = 0u32;
+        for e in &mut out.entries {
+            let count = e[2];
+            e[2] = at;
+            e[3] = at;
+            at += count;
+        }
+        for ((_, id), entry) in pairs.iter().zip(&entry_of) {
+            if let Some(e) = out.entries.get_mut(*entry as usize) {
+                if let Some(slot) = out.ids.get_mut(e[3] as usize) {
+                    *slot = *id;
+                }
+                e[3] += 1;
             }
         }
         out
     }
 
-    fn key(&self, n: usize) -> &str {
+    fn key(&self, n: usize) -> &[u8] {
         let [start, end, ..] = self.entries.get(n).copied().unwrap_or_default();
         self.text.get(start as usize..end as usize).unwrap_or_default()
     }
@@ -306,6 +390,7 @@ impl KeyedIds {
         if self.slots.is_empty() {
             return &[];
         }
+        let key = key.as_bytes();
         let mask = self.slots.len() - 1;
         let mut slot = key_hash(key) as usize & mask;
         // The table is at most half full, so the probe ends at an empty slot.
@@ -990,51 +1075,62 @@ impl<'t> Compiler<'t> {
         }
     }
 
-    fn actions(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<Pattern>, PolicyError> {
+    fn actions(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Actions, PolicyError> {
         let what = match path.last() {
             Some(Seg::Key(k)) => *k,
             _ => "Action",
         };
         let items = self.strings(node, path, what)?;
-        let mut out = Vec::with_capacity(items.len());
+        let mut out = Actions {
+            literals: Vec::with_capacity(items.iter().map(|i| i.as_str().map_or(0, str::len) + 2).sum()),
+            patterns: Vec::new(),
+        };
         for item in items {
             let (s, offset) = (item.as_str().unwrap_or_default(), item.start);
             // One pass over the bytes classifies the action.
-            let (mut odd, mut colon, mut upper, mut wild, mut ascii) = (false, false, false, false, true);
-            for b in s.bytes() {
-                match b {
-                    b',' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => odd = true,
-                    b':' => colon = true,
-                    b'A'..=b'Z' => upper = true,
-                    b'*' | b'?' => wild = true,
-                    0x80.. => ascii = false,
-                    _ => {}
-                }
-            }
-            if odd || (!ascii && s.chars().any(char::is_whitespace)) {
+            let class = s.bytes().fold(0u8, |c, b| c | ACTION_CLASS[usize::from(b)]);
+            if class & ACTION_ODD != 0
+                || (class & ACTION_NON_ASCII != 0 && s.chars().any(char::is_whitespace))
+            {
+                // Never matches a request action: not kept.
                 self.warn(offset, path, format!("action `{s}` contains a comma or whitespace and never matches: list actions as separate strings"));
-                // A pattern that can never match a request action.
-                out.push(Pattern::Exact("\u{0}".to_string()));
                 continue;
             }
-            if !colon && s != "*" {
+            if class & ACTION_COLON == 0 && s != "*" {
                 return Err(self.error(
                     offset,
                     path,
                     format!("`{s}` is not an action: write `service:Action` (such as `s3:GetObject`) or `*`"),
                 ));
             }
-            let lower = match (ascii, upper) {
-                (true, false) => s.to_owned(),
-                (true, true) => s.to_ascii_lowercase(),
-                (false, _) => s.to_lowercase(),
-            };
-            if !wild {
-                // A literal action (the common case): no pattern to parse.
-                out.push(Pattern::Exact(lower));
+            let literal_len = u16::try_from(s.len()).ok();
+            if class & (ACTION_WILD | ACTION_NON_ASCII) == 0
+                && let Some(len) = literal_len
+            {
+                // A literal ASCII action (the common case): lower-cased into the buffer.
+                out.literals.extend_from_slice(&len.to_le_bytes());
+                let at = out.literals.len();
+                out.literals.extend_from_slice(s.as_bytes());
+                if class & ACTION_UPPER != 0
+                    && let Some(copy) = out.literals.get_mut(at..)
+                {
+                    copy.make_ascii_lowercase();
+                }
                 continue;
             }
-            out.push(pattern::compile(&lower, false, true, false).map_err(|e| self.error(offset, path, e))?);
+            let lower = lower_case(s);
+            if class & ACTION_WILD == 0 {
+                match u16::try_from(lower.len()) {
+                    Ok(len) => {
+                        out.literals.extend_from_slice(&len.to_le_bytes());
+                        out.literals.extend_from_slice(lower.as_bytes());
+                    }
+                    Err(_) => out.patterns.push(Pattern::Exact(lower)),
+                }
+                continue;
+            }
+            out.patterns
+                .push(pattern::compile(&lower, false, true, false).map_err(|e| self.error(offset, path, e))?);
         }
         Ok(out)
     }
@@ -1340,35 +1436,33 @@ fn unknown_element(name: &str, known: &[&str]) -> String {
 }
 
 fn build_index(statements: &[Statement]) -> ActionIndex {
-    let patterns: usize = statements
+    let literals: usize = statements
         .iter()
         .map(|s| match &s.action {
-            ActionRule::Action(p) => p.len(),
+            ActionRule::Action(a) => a.literals().count(),
             ActionRule::NotAction(_) => 0,
         })
         .sum();
     let mut always = Vec::new();
-    let mut exact: Vec<(&str, u32)> = Vec::with_capacity(patterns);
-    let mut service: Vec<(Cow<'_, str>, u32)> = Vec::with_capacity(patterns);
+    let mut exact: Vec<(&[u8], u32)> = Vec::with_capacity(literals);
+    let mut service: Vec<(Cow<'_, str>, u32)> = Vec::new();
     for (i, s) in statements.iter().enumerate() {
         let i = u32::try_from(i).unwrap_or(u32::MAX);
-        let patterns = match &s.action {
+        let actions = match &s.action {
             ActionRule::NotAction(_) => {
                 always.push(i);
                 continue;
             }
-            ActionRule::Action(p) => p,
+            ActionRule::Action(a) => a,
         };
         // This statement's entries are the tails of `exact` and `service` from here.
         let (exact_start, service_start) = (exact.len(), service.len());
         // Any pattern whose service part is not literal makes the statement "always".
         let mut is_always = false;
-        for p in patterns {
+        for p in &actions.patterns {
             let svc = match p {
-                Pattern::Exact(a) => {
-                    exact.push((a.as_str(), i));
-                    continue;
-                }
+                // A literal action too long for the buffer: with the literals below.
+                Pattern::Exact(_) => continue,
                 Pattern::Prefix(prefix) => prefix.split_once(':').map(|(svc, _)| Cow::Borrowed(svc)),
                 // Wildcards: find the literal service part, if any.
                 _ => service_of(p).map(Cow::Owned),
@@ -1388,33 +1482,32 @@ fn build_index(statements: &[Statement]) -> ActionIndex {
             }
         }
         if is_always {
-            exact.truncate(exact_start);
             service.truncate(service_start);
             always.push(i);
             continue;
         }
         // Keep each literal action once, and only when no wildcard of its service covers it.
         let services = service.get(service_start..).unwrap_or_default();
-        let mut kept = exact_start;
-        for j in exact_start..exact.len() {
-            let Some(&(a, _)) = exact.get(j) else { break };
-            let svc = a.split_once(':').map_or(a, |(s, _)| s);
+        let long = actions.patterns.iter().filter_map(|p| match p {
+            Pattern::Exact(a) => Some(a.as_bytes()),
+            _ => None,
+        });
+        for a in actions.literals().chain(long) {
+            let svc = a.split(|&b| b == b':').next().unwrap_or(a);
             let seen = exact
-                .get(exact_start..kept)
+                .get(exact_start..)
                 .unwrap_or_default()
                 .iter()
                 .any(|(b, _)| *b == a);
-            if seen || services.iter().any(|(w, _)| w == svc) {
+            if seen || services.iter().any(|(w, _)| w.as_bytes() == svc) {
                 continue;
             }
-            exact.swap(kept, j);
-            kept += 1;
+            exact.push((a, i));
         }
-        exact.truncate(kept);
     }
     ActionIndex {
-        exact: KeyedIds::build(exact),
-        service: KeyedIds::build(service),
+        exact: KeyedIds::build(&exact, |k| k),
+        service: KeyedIds::build(&service, |k| k.as_bytes()),
         always,
     }
 }
