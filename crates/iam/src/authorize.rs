@@ -533,7 +533,7 @@ fn statement_result(stmt: &Statement, req: &Request, opts: &Options, boundary: b
                 operator: c.op.text.to_string(),
                 key: c.key_text.to_string(),
                 request_values,
-                policy_values: c.raw.clone(),
+                policy_values: c.raw.to_vec(),
             });
         }
     }

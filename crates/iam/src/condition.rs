@@ -174,11 +174,56 @@ pub(crate) fn parse_operator(text: &str) -> Result<Operator, String> {
     }
 }
 
+/// One or more strings in one buffer (the values of a condition as written).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Strs {
+    text: String,
+    /// Where each string but the last ends in `text` (the last ends at its end).
+    ends: Vec<u32>,
+}
+
+impl Strs {
+    /// The strings of `items`, which has at least one (an empty iterator gives one empty
+    /// string). One allocation, two when there are several strings.
+    pub(crate) fn new<'s, I>(items: I) -> Strs
+    where
+        I: ExactSizeIterator<Item = &'s str> + Clone,
+    {
+        let n = items.len();
+        let mut out = Strs {
+            text: String::with_capacity(items.clone().map(str::len).sum()),
+            ends: Vec::with_capacity(n.saturating_sub(1)),
+        };
+        for (i, item) in items.enumerate() {
+            if i > 0 {
+                out.ends.push(u32::try_from(out.text.len()).unwrap_or(u32::MAX));
+            }
+            out.text.push_str(item);
+        }
+        out
+    }
+
+    /// The strings, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + Clone {
+        let ends = self.ends.iter().map(|&e| e as usize).chain([self.text.len()]);
+        let starts = [0].into_iter().chain(self.ends.iter().map(|&e| e as usize));
+        starts
+            .zip(ends)
+            .map(|(start, end)| self.text.get(start..end).unwrap_or_default())
+    }
+
+    /// The strings as a vector of their own.
+    pub(crate) fn to_vec(&self) -> Vec<String> {
+        self.iter().map(str::to_owned).collect()
+    }
+}
+
 /// The policy values of one condition, compiled for its operator family.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Values {
-    /// Equality operators: templates without wildcards, one per raw value. A value without
-    /// policy variables is an empty template and stands for its raw text (no copy of it).
+    /// Equality operators: templates without wildcards, one per raw value, where a value
+    /// without policy variables is an empty template and stands for its raw text (no copy of
+    /// it); no templates at all when no value has a variable (the common case).
     Str(Vec<Vec<Piece>>),
     /// `StringLike` / `StringNotLike`.
     Like(Vec<Pattern>),
@@ -201,20 +246,20 @@ pub(crate) struct Condition {
     pub(crate) key_text: Cow<'static, str>,
     pub(crate) values: Values,
     /// The values as written (for explanations).
-    pub(crate) raw: Vec<String>,
+    pub(crate) raw: Strs,
 }
 
 /// Compiles the values of one condition. `variables`: Version 2012-10-17.
-pub(crate) fn compile_values(base: Base, raw: &[String], variables: bool) -> Result<Values, String> {
+pub(crate) fn compile_values(base: Base, raw: &Strs, variables: bool) -> Result<Values, String> {
     let vars = variables && base.allows_variables();
-    let each = |f: &dyn Fn(&str) -> Option<String>| -> Result<(), String> {
-        for v in raw {
-            if let Some(e) = f(v) {
-                return Err(e);
-            }
-        }
-        Ok(())
-    };
+    // Each value parsed once; the first one that does not parse is the error.
+    fn each<T>(
+        raw: &Strs,
+        parse: impl Fn(&str) -> Option<T>,
+        error: impl Fn(&str) -> String,
+    ) -> Result<Vec<T>, String> {
+        raw.iter().map(|v| parse(v).ok_or_else(|| error(v))).collect()
+    }
     let no_vars_hint = |v: &str| {
         if v.contains("${") {
             " (policy variables are allowed only with String and Arn operators)"
@@ -223,6 +268,15 @@ pub(crate) fn compile_values(base: Base, raw: &[String], variables: bool) -> Res
         }
     };
     Ok(match base {
+        Base::StringEquals
+        | Base::StringNotEquals
+        | Base::StringEqualsIgnoreCase
+        | Base::StringNotEqualsIgnoreCase
+            if !(vars && raw.iter().any(|v| v.contains('$'))) =>
+        {
+            // Every value is literal text.
+            Values::Str(Vec::new())
+        }
         Base::StringEquals
         | Base::StringNotEquals
         | Base::StringEqualsIgnoreCase
@@ -253,62 +307,39 @@ pub(crate) fn compile_values(base: Base, raw: &[String], variables: bool) -> Res
         | Base::NumericLessThan
         | Base::NumericLessThanEquals
         | Base::NumericGreaterThan
-        | Base::NumericGreaterThanEquals => {
-            each(&|v| {
-                values::parse_number(v)
-                    .is_none()
-                    .then(|| format!("`{v}` is not a number{}", no_vars_hint(v)))
-            })?;
-            Values::Num(raw.iter().filter_map(|v| values::parse_number(v)).collect())
-        }
+        | Base::NumericGreaterThanEquals => Values::Num(each(raw, values::parse_number, |v| {
+            format!("`{v}` is not a number{}", no_vars_hint(v))
+        })?),
         Base::DateEquals
         | Base::DateNotEquals
         | Base::DateLessThan
         | Base::DateLessThanEquals
         | Base::DateGreaterThan
-        | Base::DateGreaterThanEquals => {
-            each(&|v| {
-                values::parse_date(v).is_none().then(|| {
-                    format!(
-                        "`{v}` is not a date: use ISO 8601 such as `2026-01-31T12:00:00Z` or epoch seconds{}",
-                        no_vars_hint(v)
-                    )
-                })
-            })?;
-            Values::Date(raw.iter().filter_map(|v| values::parse_date(v)).collect())
-        }
+        | Base::DateGreaterThanEquals => Values::Date(each(raw, values::parse_date, |v| {
+            format!(
+                "`{v}` is not a date: use ISO 8601 such as `2026-01-31T12:00:00Z` or epoch seconds{}",
+                no_vars_hint(v)
+            )
+        })?),
         Base::Bool | Base::Null => {
-            each(&|v| {
-                parse_bool(v)
-                    .is_none()
-                    .then(|| format!("`{v}` is not `true` or `false`{}", no_vars_hint(v)))
+            let bools = each(raw, parse_bool, |v| {
+                format!("`{v}` is not `true` or `false`{}", no_vars_hint(v))
             })?;
-            let bools = raw.iter().filter_map(|v| parse_bool(v)).collect();
             if base == Base::Null {
                 Values::Null(bools)
             } else {
                 Values::Bool(bools)
             }
         }
-        Base::BinaryEquals => {
-            each(&|v| {
-                values::decode_base64(v)
-                    .is_none()
-                    .then(|| format!("`{v}` is not base64{}", no_vars_hint(v)))
-            })?;
-            Values::Binary(raw.iter().filter_map(|v| values::decode_base64(v)).collect())
-        }
-        Base::IpAddress | Base::NotIpAddress => {
-            each(&|v| {
-                Cidr::parse(v).is_none().then(|| {
-                    format!(
-                        "`{v}` is not an IP address or CIDR such as `203.0.113.0/24` or `2001:db8::/32`{}",
-                        no_vars_hint(v)
-                    )
-                })
-            })?;
-            Values::Ip(raw.iter().filter_map(|v| Cidr::parse(v)).collect())
-        }
+        Base::BinaryEquals => Values::Binary(each(raw, values::decode_base64, |v| {
+            format!("`{v}` is not base64{}", no_vars_hint(v))
+        })?),
+        Base::IpAddress | Base::NotIpAddress => Values::Ip(each(raw, Cidr::parse, |v| {
+            format!(
+                "`{v}` is not an IP address or CIDR such as `203.0.113.0/24` or `2001:db8::/32`{}",
+                no_vars_hint(v)
+            )
+        })?),
     })
 }
 
@@ -381,14 +412,20 @@ impl Condition {
                     self.op.base,
                     Base::StringEqualsIgnoreCase | Base::StringNotEqualsIgnoreCase
                 );
-                templates
-                    .iter()
-                    .zip(&self.raw)
-                    .any(|(t, raw)| match literal_or_resolve(t, raw, resolver) {
+                if templates.is_empty() {
+                    return if ignore_case {
+                        self.raw.iter().any(|p| eq_ignore_case(p, r))
+                    } else {
+                        self.raw.iter().any(|p| p == r)
+                    };
+                }
+                templates.iter().zip(self.raw.iter()).any(|(t, raw)| {
+                    match literal_or_resolve(t, raw, resolver) {
                         Some(p) if ignore_case => eq_ignore_case(&p, r),
                         Some(p) => p == r,
                         None => false,
-                    })
+                    }
+                })
             }
             Values::Like(patterns) => patterns.iter().any(|p| p.matches(r, resolver)),
             Values::Arn(patterns) => {
@@ -469,7 +506,7 @@ mod tests {
 
     fn cond(op: &str, key: &str, vals: &[&str]) -> Condition {
         let operator = parse_operator(op).unwrap();
-        let raw: Vec<String> = vals.iter().map(|s| s.to_string()).collect();
+        let raw = Strs::new(vals.iter().copied());
         Condition {
             values: compile_values(operator.base, &raw, true).unwrap(),
             op: operator,
@@ -549,7 +586,7 @@ mod tests {
         );
         assert!(parse_operator("NullIfExists").is_err());
         assert!(
-            compile_values(Base::NumericEquals, &["${aws:x}".into()], true)
+            compile_values(Base::NumericEquals, &Strs::new(["${aws:x}"].into_iter()), true)
                 .unwrap_err()
                 .contains("policy variables")
         );

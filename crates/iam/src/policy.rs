@@ -1297,7 +1297,7 @@ impl<'t> Compiler<'t> {
                 }
                 let raw = self.condition_values(&key_member.value, &key_path)?;
                 if op.base.allows_variables() {
-                    for v in &raw {
+                    for v in raw.iter() {
                         self.check_variables(v, key_member.value.start, &key_path);
                     }
                 }
@@ -1337,23 +1337,27 @@ impl<'t> Compiler<'t> {
         Ok(out)
     }
 
-    fn condition_values(&self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<String>, PolicyError> {
-        let scalar = |n: &Node<'_>, path: &Path<'_>| -> Result<String, PolicyError> {
-            match &n.value {
-                Json::String(s) => Ok(s.to_string()),
-                Json::Number(s) => Ok((*s).to_string()),
-                Json::Bool(b) => Ok(b.to_string()),
-                other => Err(self.error(
-                    n.start,
-                    path,
-                    format!(
-                        "condition values must be strings, numbers or booleans, found {}",
-                        other.type_name()
-                    ),
-                )),
+    fn condition_values(&self, node: &Node<'_>, path: &Path<'_>) -> Result<condition::Strs, PolicyError> {
+        // The text of a value (a number as written, a boolean as `true` / `false`).
+        fn scalar<'a>(n: &Node<'a>) -> Option<&'a str> {
+            match n.value {
+                Json::String(s) | Json::Number(s) => Some(s),
+                Json::Bool(true) => Some("true"),
+                Json::Bool(false) => Some("false"),
+                _ => None,
             }
+        }
+        let not_scalar = |n: &Node<'_>, path: &Path<'_>| {
+            self.error(
+                n.start,
+                path,
+                format!(
+                    "condition values must be strings, numbers or booleans, found {}",
+                    n.value.type_name()
+                ),
+            )
         };
-        match &node.value {
+        match node.value {
             Json::Array(items) => {
                 if items.is_empty() {
                     return Err(self.error(
@@ -1362,16 +1366,17 @@ impl<'t> Compiler<'t> {
                         "the condition has an empty list of values: give at least one value",
                     ));
                 }
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| {
-                        let sub = child(path, Seg::Index(i));
-                        scalar(item, &sub)
-                    })
-                    .collect()
+                if let Some((i, item)) = items.iter().enumerate().find(|(_, item)| scalar(item).is_none()) {
+                    return Err(not_scalar(item, &child(path, Seg::Index(i))));
+                }
+                Ok(condition::Strs::new(
+                    items.iter().map(|item| scalar(item).unwrap_or_default()),
+                ))
             }
-            _ => Ok(vec![scalar(node, path)?]),
+            _ => match scalar(node) {
+                Some(v) => Ok(condition::Strs::new([v].into_iter())),
+                None => Err(not_scalar(node, path)),
+            },
         }
     }
 }
