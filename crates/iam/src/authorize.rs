@@ -556,8 +556,8 @@ fn resource_matches(rule: &ResourceRule, req: &Request) -> bool {
     let ctx = &req.context;
     match rule {
         ResourceRule::Any => true,
-        ResourceRule::Resource(p) => p.iter().any(|p| p.matches(&req.resource, ctx)),
-        ResourceRule::NotResource(p) => !p.iter().any(|p| p.matches(&req.resource, ctx)),
+        ResourceRule::Resource(p) => p.matches(&req.resource, ctx),
+        ResourceRule::NotResource(p) => !p.matches(&req.resource, ctx),
     }
 }
 

@@ -176,44 +176,128 @@ pub(crate) enum PrincipalRule {
 /// The Action / NotAction element.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ActionRule {
-    Action(Actions),
-    NotAction(Actions),
+    Action(PatternSet),
+    NotAction(PatternSet),
 }
 
-/// The actions of an Action / NotAction element: the literal ones (the common case) packed in
-/// one buffer, the wildcard ones as patterns. Actions are lower case (they match
-/// case-insensitively).
+/// The patterns of an Action / NotAction or Resource / NotResource element. The simple ones
+/// (literal text, literal text then `*`, and `*` alone: nearly all of them) are packed in one
+/// buffer; the others are [`Pattern`]s. Compiling an element thus allocates once or twice,
+/// whatever its number of values.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Actions {
-    /// Each literal action as its length (2 bytes, little-endian) followed by its bytes.
-    literals: Vec<u8>,
-    /// Wildcard actions (and the rare literal too long for a 2-byte length).
-    patterns: Vec<Pattern>,
+pub(crate) struct PatternSet {
+    /// Each simple pattern as a kind byte ([`EXACT`], [`PREFIX`] or [`ANY`]), its length
+    /// (2 bytes, little-endian) and its bytes.
+    packed: Vec<u8>,
+    /// The other patterns (and the rare simple one too long for a 2-byte length).
+    others: Vec<Pattern>,
 }
 
-/// The literal actions of an [`Actions`] buffer.
-struct Literals<'a>(&'a [u8]);
+const EXACT: u8 = 0;
+const PREFIX: u8 = 1;
+const ANY: u8 = 2;
 
-impl<'a> Iterator for Literals<'a> {
-    type Item = &'a [u8];
+/// A simple pattern of a [`PatternSet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Simple<'a> {
+    /// Equal to these bytes.
+    Exact(&'a [u8]),
+    /// Starts with these bytes.
+    Prefix(&'a [u8]),
+    /// Anything.
+    Any,
+}
 
-    fn next(&mut self) -> Option<&'a [u8]> {
-        let (len, rest) = self.0.split_first_chunk::<2>()?;
-        let (literal, rest) = rest.split_at_checked(usize::from(u16::from_le_bytes(*len)))?;
+/// The simple patterns of a [`PatternSet`] buffer.
+struct Packed<'a>(&'a [u8]);
+
+impl<'a> Iterator for Packed<'a> {
+    type Item = Simple<'a>;
+
+    fn next(&mut self) -> Option<Simple<'a>> {
+        let ([kind, l0, l1], rest) = self.0.split_first_chunk::<3>().map(|(h, r)| (*h, r))?;
+        let (bytes, rest) = rest.split_at_checked(usize::from(u16::from_le_bytes([l0, l1])))?;
         self.0 = rest;
-        Some(literal)
+        Some(match kind {
+            EXACT => Simple::Exact(bytes),
+            PREFIX => Simple::Prefix(bytes),
+            _ => Simple::Any,
+        })
     }
 }
 
-impl Actions {
-    fn literals(&self) -> Literals<'_> {
-        Literals(&self.literals)
+impl PatternSet {
+    /// An empty set with room for `bytes` bytes of simple patterns.
+    fn with_capacity(bytes: usize) -> PatternSet {
+        PatternSet {
+            packed: Vec::with_capacity(bytes),
+            others: Vec::new(),
+        }
     }
 
-    /// Whether `action_lower` (a request action in lower case) is one of these actions.
-    pub(crate) fn matches(&self, action_lower: &str, resolver: &dyn pattern::Resolver) -> bool {
-        self.literals().any(|l| l == action_lower.as_bytes())
-            || self.patterns.iter().any(|p| p.matches(action_lower, resolver))
+    fn packed(&self) -> Packed<'_> {
+        Packed(&self.packed)
+    }
+
+    /// Appends a simple pattern; returns where its bytes start in `packed`, or `None` when it
+    /// is too long to pack.
+    fn push_simple(&mut self, kind: u8, bytes: &[u8]) -> Option<usize> {
+        let [l0, l1] = u16::try_from(bytes.len()).ok()?.to_le_bytes();
+        self.packed.extend_from_slice(&[kind, l0, l1]);
+        let at = self.packed.len();
+        self.packed.extend_from_slice(bytes);
+        Some(at)
+    }
+
+    /// Appends a compiled pattern, packed when it is simple.
+    fn push(&mut self, p: Pattern) {
+        let packed = match &p {
+            Pattern::Any => self.push_simple(ANY, b""),
+            Pattern::Exact(s) => self.push_simple(EXACT, s.as_bytes()),
+            Pattern::Prefix(s) => self.push_simple(PREFIX, s.as_bytes()),
+            _ => None,
+        };
+        if packed.is_none() {
+            self.others.push(p);
+        }
+    }
+
+    /// Appends the pattern `text` (see [`pattern::compile`], with wildcards); simple patterns
+    /// are packed without compiling them.
+    fn add(&mut self, text: &str, variables: bool, arn_segments: bool) -> Result<(), String> {
+        let b = text.as_bytes();
+        let (mut wildcards, mut dollar) = (0usize, false);
+        for &c in b {
+            match c {
+                b'*' | b'?' => wildcards += 1,
+                b'$' => dollar = true,
+                _ => {}
+            }
+        }
+        if !(variables && dollar) {
+            let packed = match (wildcards, b.split_last()) {
+                (0, _) => self.push_simple(EXACT, b),
+                // A star that ends the text is free (it ends its ARN segment).
+                (1, Some((b'*', []))) => self.push_simple(ANY, b""),
+                (1, Some((b'*', lit))) => self.push_simple(PREFIX, lit),
+                _ => None,
+            };
+            if packed.is_some() {
+                return Ok(());
+            }
+        }
+        self.push(pattern::compile(text, variables, true, arn_segments)?);
+        Ok(())
+    }
+
+    /// Whether `text` matches one of the patterns.
+    pub(crate) fn matches(&self, text: &str, resolver: &dyn pattern::Resolver) -> bool {
+        let t = text.as_bytes();
+        self.packed().any(|p| match p {
+            Simple::Exact(e) => e == t,
+            Simple::Prefix(pre) => t.starts_with(pre),
+            Simple::Any => true,
+        }) || self.others.iter().any(|p| p.matches(text, resolver))
     }
 }
 
@@ -246,8 +330,8 @@ static ACTION_CLASS: [u8; 256] = {
 pub(crate) enum ResourceRule {
     /// No Resource element (trust policies): every resource.
     Any,
-    Resource(Vec<Pattern>),
-    NotResource(Vec<Pattern>),
+    Resource(PatternSet),
+    NotResource(PatternSet),
 }
 
 /// A compiled statement.
@@ -1075,16 +1159,14 @@ impl<'t> Compiler<'t> {
         }
     }
 
-    fn actions(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Actions, PolicyError> {
+    fn actions(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<PatternSet, PolicyError> {
         let what = match path.last() {
             Some(Seg::Key(k)) => *k,
             _ => "Action",
         };
         let items = self.strings(node, path, what)?;
-        let mut out = Actions {
-            literals: Vec::with_capacity(items.iter().map(|i| i.as_str().map_or(0, str::len) + 2).sum()),
-            patterns: Vec::new(),
-        };
+        let mut out =
+            PatternSet::with_capacity(items.iter().map(|i| i.as_str().map_or(0, str::len) + 3).sum());
         for item in items {
             let (s, offset) = (item.as_str().unwrap_or_default(), item.start);
             // One pass over the bytes classifies the action.
@@ -1103,45 +1185,50 @@ impl<'t> Compiler<'t> {
                     format!("`{s}` is not an action: write `service:Action` (such as `s3:GetObject`) or `*`"),
                 ));
             }
-            let literal_len = u16::try_from(s.len()).ok();
-            if class & (ACTION_WILD | ACTION_NON_ASCII) == 0
-                && let Some(len) = literal_len
-            {
-                // A literal ASCII action (the common case): lower-cased into the buffer.
-                out.literals.extend_from_slice(&len.to_le_bytes());
-                let at = out.literals.len();
-                out.literals.extend_from_slice(s.as_bytes());
-                if class & ACTION_UPPER != 0
-                    && let Some(copy) = out.literals.get_mut(at..)
+            if class & ACTION_NON_ASCII == 0 {
+                // ASCII (the common case): a literal, or a literal then one `*`, goes into the
+                // buffer and is lower-cased there.
+                let b = s.as_bytes();
+                let simple = if class & ACTION_WILD == 0 {
+                    Some((EXACT, b))
+                } else {
+                    match b.split_last() {
+                        Some((b'*', lit)) if !lit.iter().any(|&c| c == b'*' || c == b'?') => {
+                            Some(if lit.is_empty() { (ANY, lit) } else { (PREFIX, lit) })
+                        }
+                        _ => None,
+                    }
+                };
+                if let Some((kind, bytes)) = simple
+                    && let Some(at) = out.push_simple(kind, bytes)
                 {
-                    copy.make_ascii_lowercase();
+                    if class & ACTION_UPPER != 0
+                        && let Some(copy) = out.packed.get_mut(at..)
+                    {
+                        copy.make_ascii_lowercase();
+                    }
+                    continue;
                 }
-                continue;
             }
             let lower = lower_case(s);
             if class & ACTION_WILD == 0 {
-                match u16::try_from(lower.len()) {
-                    Ok(len) => {
-                        out.literals.extend_from_slice(&len.to_le_bytes());
-                        out.literals.extend_from_slice(lower.as_bytes());
-                    }
-                    Err(_) => out.patterns.push(Pattern::Exact(lower)),
-                }
+                out.push(Pattern::Exact(lower));
                 continue;
             }
-            out.patterns
-                .push(pattern::compile(&lower, false, true, false).map_err(|e| self.error(offset, path, e))?);
+            out.add(&lower, false, false)
+                .map_err(|e| self.error(offset, path, e))?;
         }
         Ok(out)
     }
 
-    fn resources(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<Pattern>, PolicyError> {
+    fn resources(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<PatternSet, PolicyError> {
         let what = match path.last() {
             Some(Seg::Key(k)) => *k,
             _ => "Resource",
         };
         let items = self.strings(node, path, what)?;
-        let mut out = Vec::with_capacity(items.len());
+        let mut out =
+            PatternSet::with_capacity(items.iter().map(|i| i.as_str().map_or(0, str::len) + 3).sum());
         for item in items {
             let (s, offset) = (item.as_str().unwrap_or_default(), item.start);
             if s != "*" && !s.starts_with("arn:") && !s.starts_with('*') {
@@ -1164,9 +1251,8 @@ impl<'t> Compiler<'t> {
                     format!("`{s}` uses a policy variable before the resource part of the ARN; AWS allows variables only after the fifth colon"),
                 );
             }
-            out.push(
-                pattern::compile(s, self.variables, true, true).map_err(|e| self.error(offset, path, e))?,
-            );
+            out.add(s, self.variables, true)
+                .map_err(|e| self.error(offset, path, e))?;
         }
         Ok(out)
     }
@@ -1441,37 +1527,47 @@ fn unknown_element(name: &str, known: &[&str]) -> String {
 }
 
 fn build_index(statements: &[Statement]) -> ActionIndex {
-    let literals: usize = statements
-        .iter()
-        .map(|s| match &s.action {
-            ActionRule::Action(a) => a.literals().count(),
-            ActionRule::NotAction(_) => 0,
-        })
-        .sum();
+    let mut literals = 0usize;
     let mut always = Vec::new();
+    for (i, s) in statements.iter().enumerate() {
+        match &s.action {
+            ActionRule::Action(a) => literals += a.packed().count() + a.others.len(),
+            ActionRule::NotAction(_) => always.push(u32::try_from(i).unwrap_or(u32::MAX)),
+        }
+    }
     let mut exact: Vec<(&[u8], u32)> = Vec::with_capacity(literals);
-    let mut service: Vec<(Cow<'_, str>, u32)> = Vec::new();
+    let mut service: Vec<(Cow<'_, [u8]>, u32)> = Vec::with_capacity(literals);
     for (i, s) in statements.iter().enumerate() {
         let i = u32::try_from(i).unwrap_or(u32::MAX);
-        let actions = match &s.action {
-            ActionRule::NotAction(_) => {
-                always.push(i);
-                continue;
-            }
-            ActionRule::Action(a) => a,
+        let ActionRule::Action(actions) = &s.action else {
+            continue;
         };
         // This statement's entries are the tails of `exact` and `service` from here.
-        let (exact_start, service_start) = (exact.len(), service.len());
+        let service_start = service.len();
         // Any pattern whose service part is not literal makes the statement "always".
         let mut is_always = false;
-        for p in &actions.patterns {
-            let svc = match p {
-                // A literal action too long for the buffer: with the literals below.
-                Pattern::Exact(_) => continue,
-                Pattern::Prefix(prefix) => prefix.split_once(':').map(|(svc, _)| Cow::Borrowed(svc)),
-                // Wildcards: find the literal service part, if any.
-                _ => service_of(p).map(Cow::Owned),
-            };
+        let packed = actions.packed().map(|p| match p {
+            Simple::Exact(_) => None,
+            Simple::Prefix(prefix) => Some(
+                prefix
+                    .split(|&b| b == b':')
+                    .next()
+                    .filter(|svc| svc.len() < prefix.len())
+                    .map(Cow::Borrowed),
+            ),
+            Simple::Any => Some(None),
+        });
+        let others = actions.others.iter().map(|p| match p {
+            Pattern::Exact(_) => None,
+            Pattern::Prefix(prefix) => Some(
+                prefix
+                    .split_once(':')
+                    .map(|(svc, _)| Cow::Borrowed(svc.as_bytes())),
+            ),
+            // Wildcards: find the literal service part, if any.
+            _ => Some(service_of(p).map(|s| Cow::Owned(s.into_bytes()))),
+        });
+        for svc in packed.chain(others).flatten() {
             match svc {
                 Some(svc) => {
                     if !service
@@ -1492,27 +1588,33 @@ fn build_index(statements: &[Statement]) -> ActionIndex {
             continue;
         }
         // Keep each literal action once, and only when no wildcard of its service covers it.
+        let exact_start = exact.len();
         let services = service.get(service_start..).unwrap_or_default();
-        let long = actions.patterns.iter().filter_map(|p| match p {
+        let packed = actions.packed().filter_map(|p| match p {
+            Simple::Exact(a) => Some(a),
+            _ => None,
+        });
+        let long = actions.others.iter().filter_map(|p| match p {
             Pattern::Exact(a) => Some(a.as_bytes()),
             _ => None,
         });
-        for a in actions.literals().chain(long) {
+        for a in packed.chain(long) {
             let svc = a.split(|&b| b == b':').next().unwrap_or(a);
             let seen = exact
                 .get(exact_start..)
                 .unwrap_or_default()
                 .iter()
                 .any(|(b, _)| *b == a);
-            if seen || services.iter().any(|(w, _)| w.as_bytes() == svc) {
+            if seen || services.iter().any(|(w, _)| w.as_ref() == svc) {
                 continue;
             }
             exact.push((a, i));
         }
     }
+    always.sort_unstable();
     ActionIndex {
         exact: KeyedIds::build(&exact, |k| k),
-        service: KeyedIds::build(&service, |k| k.as_bytes()),
+        service: KeyedIds::build(&service, |k| k.as_ref()),
         always,
     }
 }
