@@ -204,17 +204,49 @@ impl Strs {
     }
 
     /// The strings, in order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + Clone {
-        let ends = self.ends.iter().map(|&e| e as usize).chain([self.text.len()]);
-        let starts = [0].into_iter().chain(self.ends.iter().map(|&e| e as usize));
-        starts
-            .zip(ends)
-            .map(|(start, end)| self.text.get(start..end).unwrap_or_default())
+    pub(crate) fn iter(&self) -> StrsIter<'_> {
+        StrsIter {
+            text: &self.text,
+            ends: self.ends.iter(),
+            start: 0,
+            done: false,
+        }
     }
 
     /// The strings as a vector of their own.
     pub(crate) fn to_vec(&self) -> Vec<String> {
         self.iter().map(str::to_owned).collect()
+    }
+}
+
+/// The strings of a [`Strs`].
+#[derive(Clone)]
+pub(crate) struct StrsIter<'a> {
+    text: &'a str,
+    ends: std::slice::Iter<'a, u32>,
+    start: usize,
+    done: bool,
+}
+
+impl<'a> Iterator for StrsIter<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        if self.done {
+            return None;
+        }
+        let start = self.start;
+        match self.ends.next() {
+            Some(&end) => {
+                self.start = end as usize;
+                Some(self.text.get(start..end as usize).unwrap_or_default())
+            }
+            None => {
+                self.done = true;
+                Some(self.text.get(start..).unwrap_or_default())
+            }
+        }
     }
 }
 

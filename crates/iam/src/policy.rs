@@ -291,14 +291,65 @@ impl PatternSet {
     }
 
     /// Whether `text` matches one of the patterns.
+    #[inline]
     pub(crate) fn matches(&self, text: &str, resolver: &dyn pattern::Resolver) -> bool {
-        let t = text.as_bytes();
-        self.packed().any(|p| match p {
-            Simple::Exact(e) => e == t,
-            Simple::Prefix(pre) => t.starts_with(pre),
-            Simple::Any => true,
-        }) || self.others.iter().any(|p| p.matches(text, resolver))
+        self.matches_packed(text.as_bytes())
+            || (!self.others.is_empty() && self.matches_others(text, resolver))
     }
+
+    /// Whether `t` matches one of the simple patterns: a tight walk over the buffer
+    /// (evaluation's hot path).
+    #[inline]
+    fn matches_packed(&self, t: &[u8]) -> bool {
+        let mut rest = self.packed.as_slice();
+        while let Some((&[kind, l0, l1], tail)) = rest.split_first_chunk::<3>() {
+            let Some((bytes, tail)) = tail.split_at_checked(usize::from(u16::from_le_bytes([l0, l1]))) else {
+                break;
+            };
+            let hit = match kind {
+                EXACT => same_bytes(bytes, t),
+                PREFIX => t.get(..bytes.len()).is_some_and(|head| same_bytes(bytes, head)),
+                _ => true,
+            };
+            if hit {
+                return true;
+            }
+            rest = tail;
+        }
+        false
+    }
+
+    #[inline(never)]
+    fn matches_others(&self, text: &str, resolver: &dyn pattern::Resolver) -> bool {
+        self.others.iter().any(|p| p.matches(text, resolver))
+    }
+}
+
+/// `a == b`, inline and eight bytes at a time: the values compared while evaluating are
+/// short, where a call to `memcmp` costs more than the comparison.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let word = |s: &[u8], i: usize| {
+        s.get(i..)
+            .and_then(<[u8]>::first_chunk::<8>)
+            .map(|w| u64::from_ne_bytes(*w))
+    };
+    let mut i = 0;
+    while i + 8 < n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // The last eight bytes (overlapping the words already compared).
+    word(a, n - 8) == word(b, n - 8)
 }
 
 /// Byte classes for classifying an action in one pass (bit flags, or-ed over its bytes).
