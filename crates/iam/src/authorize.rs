@@ -458,7 +458,7 @@ fn eval_policy<T: Tracer>(
                 level: site.level,
                 policy: site.policy,
                 statement: i,
-                sid: stmt.sid.clone(),
+                sid: policy.sid(i).map(str::to_owned),
                 effect: stmt.effect,
                 result,
             });

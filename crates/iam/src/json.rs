@@ -210,11 +210,14 @@ fn scan_string(b: &[u8], mut i: usize) -> usize {
         let quote = w ^ (ONES * u64::from(b'"'));
         let backslash = w ^ (ONES * u64::from(b'\\'));
         // Each term is non-zero iff some byte is zero / below 0x20.
-        let found = (quote.wrapping_sub(ONES) & !quote)
+        let found = ((quote.wrapping_sub(ONES) & !quote)
             | (backslash.wrapping_sub(ONES) & !backslash)
-            | (w.wrapping_sub(ONES * 0x20) & !w);
-        if found & HIGHS != 0 {
-            break;
+            | (w.wrapping_sub(ONES * 0x20) & !w))
+            & HIGHS;
+        if found != 0 {
+            // The lowest flagged byte is exact (borrows only run upwards), so it is the
+            // first stop byte of the chunk.
+            return i + (found.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }

@@ -388,7 +388,8 @@ pub(crate) enum ResourceRule {
 /// A compiled statement.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Statement {
-    pub(crate) sid: Option<String>,
+    /// The Sid: its byte range in the policy's `sids`.
+    pub(crate) sid: Option<[u32; 2]>,
     pub(crate) effect: Effect,
     pub(crate) principal: PrincipalRule,
     pub(crate) action: ActionRule,
@@ -566,6 +567,8 @@ pub struct Policy {
     pub(crate) id: Option<String>,
     pub(crate) version: Option<String>,
     pub(crate) statements: Vec<Statement>,
+    /// The Sids of the statements, one after the other.
+    sids: String,
     pub(crate) index: ActionIndex,
     warnings: Vec<PolicyWarning>,
 }
@@ -615,6 +618,7 @@ impl Policy {
             base,
             kind,
             variables: false,
+            sids: String::new(),
             warnings: Vec::new(),
         };
         c.policy(node)
@@ -647,7 +651,8 @@ impl Policy {
 
     /// The Sid of statement `idx`, if it has one.
     pub fn sid(&self, idx: usize) -> Option<&str> {
-        self.statements.get(idx).and_then(|s| s.sid.as_deref())
+        let [start, end] = self.statements.get(idx)?.sid?;
+        self.sids.get(start as usize..end as usize)
     }
 
     /// Likely mistakes found while compiling (`porteiro policy check` prints them).
@@ -670,6 +675,8 @@ struct Compiler<'t> {
     base: &'t str,
     kind: PolicyKind,
     variables: bool,
+    /// The Sids seen so far, one after the other (see [`Statement::sid`]).
+    sids: String,
     warnings: Vec<PolicyWarning>,
 }
 
@@ -959,7 +966,7 @@ impl<'t> Compiler<'t> {
                 ));
             }
         }
-        if let Some((i, first, sid)) = duplicate_sid(&statements) {
+        if let Some((i, first, sid)) = duplicate_sid(&statements, &self.sids) {
             return Err(self.error(
                 statement_node.start,
                 &[Seg::Key("Statement"), Seg::Index(i), Seg::Key("Sid")],
@@ -974,6 +981,7 @@ impl<'t> Compiler<'t> {
             id,
             version,
             statements,
+            sids: std::mem::take(&mut self.sids),
             index,
             warnings: std::mem::take(&mut self.warnings),
         })
@@ -1013,7 +1021,13 @@ impl<'t> Compiler<'t> {
                         .value
                         .as_str()
                         .ok_or_else(|| self.error(m.value.start, &sub, "`Sid` must be a string"))?;
-                    sid = Some(s.to_string());
+                    if self.sids.capacity() == 0 {
+                        // One allocation for all the Sids of a typical policy.
+                        self.sids.reserve(self.text.len() / 16 + 16);
+                    }
+                    let start = u32::try_from(self.sids.len()).unwrap_or(u32::MAX);
+                    self.sids.push_str(s);
+                    sid = Some([start, u32::try_from(self.sids.len()).unwrap_or(u32::MAX)]);
                 }
                 "Effect" => {
                     effect = Some(match m.value.as_str() {
@@ -1520,26 +1534,30 @@ impl<'t> Compiler<'t> {
 
 /// The first statement whose Sid an earlier statement already has: (its index, the earlier
 /// index, the Sid).
-fn duplicate_sid(statements: &[Statement]) -> Option<(usize, usize, &str)> {
+fn duplicate_sid<'s>(statements: &[Statement], sids: &'s str) -> Option<(usize, usize, &'s str)> {
+    let sid_of = |s: &Statement| {
+        s.sid
+            .and_then(|[start, end]| sids.get(start as usize..end as usize))
+    };
     if statements.len() <= 64 {
         // Small policies: a quadratic scan allocates nothing and beats hashing.
         for (i, s) in statements.iter().enumerate() {
-            let Some(sid) = s.sid.as_deref() else { continue };
+            let Some(sid) = sid_of(s) else { continue };
             if let Some(first) = statements
                 .get(..i)
                 .unwrap_or_default()
                 .iter()
-                .rposition(|t| t.sid.as_deref() == Some(sid))
+                .rposition(|t| sid_of(t) == Some(sid))
             {
                 return Some((i, first, sid));
             }
         }
         return None;
     }
-    let mut sids: HashMap<&str, usize> = HashMap::with_capacity(statements.len());
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(statements.len());
     for (i, s) in statements.iter().enumerate() {
-        if let Some(sid) = s.sid.as_deref()
-            && let Some(first) = sids.insert(sid, i)
+        if let Some(sid) = sid_of(s)
+            && let Some(first) = seen.insert(sid, i)
         {
             return Some((i, first, sid));
         }
