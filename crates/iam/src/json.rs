@@ -436,6 +436,22 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// Parses an array element or object member value: a string (most of a policy's values)
+    /// directly, anything else through [`Parser::parse_value`].
+    #[inline]
+    fn parse_member_value(&mut self) -> Result<Node<'a>, JsonError> {
+        if self.peek() != Some(b'"') {
+            return self.parse_value();
+        }
+        let start = self.pos;
+        let value = Json::String(self.parse_string("a string")?);
+        Ok(Node {
+            value,
+            start,
+            end: self.pos,
+        })
+    }
+
     /// Accepts a literal of `len` bytes at `self.pos`, unless it runs on into
     /// more letters or digits (`truex`).
     #[inline]
@@ -627,7 +643,7 @@ impl<'a> Parser<'a> {
                 if self.pos >= self.bytes.len() {
                     return Err(self.eof_inside("an array"));
                 }
-                let item = self.parse_value()?;
+                let item = self.parse_member_value()?;
                 self.items.push(item);
                 self.skip_ws();
                 match self.peek() {
@@ -689,7 +705,7 @@ impl<'a> Parser<'a> {
                 if self.pos >= self.bytes.len() {
                     return Err(self.eof_inside("an object"));
                 }
-                let value = self.parse_value()?;
+                let value = self.parse_member_value()?;
                 self.members.push(Member {
                     key,
                     key_start,

@@ -448,9 +448,10 @@ fn key_hash(key: &[u8]) -> u64 {
 }
 
 impl KeyedIds {
-    /// Builds the map from (key, statement) pairs listed in statement order (a statement lists
-    /// a key at most once). No sorting: each pair is hashed into the table once (its entry
-    /// found or made), then the statements are laid out by entry, in statement order.
+    /// Builds the map from (key, statement) pairs listed in statement order (a statement that
+    /// lists a key twice is kept once). No sorting: each pair is hashed into the table once
+    /// (its entry found or made), then the statements are laid out by entry, in statement
+    /// order.
     fn build<K>(pairs: &[(K, u32)], bytes: impl Fn(&K) -> &[u8]) -> KeyedIds {
         if pairs.is_empty() {
             return KeyedIds::default();
@@ -462,12 +463,12 @@ impl KeyedIds {
         let mut out = KeyedIds {
             text: Vec::with_capacity(pairs.iter().map(|(k, _)| bytes(k).len()).sum()),
             entries: Vec::with_capacity(pairs.len()),
-            ids: vec![0; pairs.len()],
+            ids: Vec::new(),
             slots: vec![0; size],
         };
         // The entry of each pair, for laying out the statements.
         let mut entry_of: Vec<u32> = Vec::with_capacity(pairs.len());
-        for (key, _) in pairs {
+        for (key, id) in pairs {
             let key = bytes(key);
             let mut slot = key_hash(key) as usize & mask;
             let entry = loop {
@@ -484,17 +485,24 @@ impl KeyedIds {
                     }
                     Some(s) => {
                         let n = s as usize - 1;
-                        if out.key(n) == key {
+                        if same_bytes(out.key(n), key) {
                             break n;
                         }
                         slot = (slot + 1) & mask;
                     }
                 }
             };
-            // Count the pair in `[2]` for now.
-            if let Some(e) = out.entries.get_mut(entry) {
-                e[2] += 1;
+            // Count the pair in `[2]` for now, and keep its statement in `[3]`: the pairs of
+            // an entry come in statement order, so a repeat is the entry's last statement.
+            let Some(e) = out.entries.get_mut(entry) else {
+                continue;
+            };
+            if e[2] > 0 && e[3] == *id {
+                entry_of.push(u32::MAX);
+                continue;
             }
+            e[2] += 1;
+            e[3] = *id;
             entry_of.push(to_u32(entry));
         }
         // Each entry's range of `ids`; `[3]` is the fill cursor, which ends at the range end.
@@ -505,6 +513,7 @@ impl KeyedIds {
             e[3] = at;
             at += count;
         }
+        out.ids = vec![0; at as usize];
         for ((_, id), entry) in pairs.iter().zip(&entry_of) {
             if let Some(e) = out.entries.get_mut(*entry as usize) {
                 if let Some(slot) = out.ids.get_mut(e[3] as usize) {
@@ -1656,8 +1665,8 @@ fn build_index(statements: &[Statement]) -> ActionIndex {
             always.push(i);
             continue;
         }
-        // Keep each literal action once, and only when no wildcard of its service covers it.
-        let exact_start = exact.len();
+        // Keep the literal actions that no wildcard of their service covers (a repeat within
+        // the statement is dropped by `KeyedIds::build`).
         let services = service.get(service_start..).unwrap_or_default();
         let packed = actions.packed().filter_map(|p| match p {
             Simple::Exact(a) => Some(a),
@@ -1669,12 +1678,7 @@ fn build_index(statements: &[Statement]) -> ActionIndex {
         });
         for a in packed.chain(long) {
             let svc = a.split(|&b| b == b':').next().unwrap_or(a);
-            let seen = exact
-                .get(exact_start..)
-                .unwrap_or_default()
-                .iter()
-                .any(|(b, _)| *b == a);
-            if seen || services.iter().any(|(w, _)| w.as_ref() == svc) {
+            if services.iter().any(|(w, _)| same_bytes(w, svc)) {
                 continue;
             }
             exact.push((a, i));
