@@ -261,11 +261,13 @@ pub(crate) enum Values {
     Like(Vec<Pattern>),
     Num(Vec<f64>),
     Date(Vec<i64>),
-    Bool(Vec<bool>),
+    /// Which of `false` and `true` are listed (indexed by the boolean).
+    Bool([bool; 2]),
     Binary(Vec<Vec<u8>>),
     Ip(Vec<Cidr>),
     Arn(Vec<Pattern>),
-    Null(Vec<bool>),
+    /// Which answers to "is the key absent?" are listed (indexed by the boolean).
+    Null([bool; 2]),
 }
 
 /// One operator applied to one key with its values.
@@ -354,9 +356,13 @@ pub(crate) fn compile_values(base: Base, raw: &Strs, variables: bool) -> Result<
             )
         })?),
         Base::Bool | Base::Null => {
-            let bools = each(raw, parse_bool, |v| {
-                format!("`{v}` is not `true` or `false`{}", no_vars_hint(v))
-            })?;
+            // The set of the values: `[false listed, true listed]` (no allocation).
+            let mut bools = [false; 2];
+            for v in raw.iter() {
+                let b = parse_bool(v)
+                    .ok_or_else(|| format!("`{v}` is not `true` or `false`{}", no_vars_hint(v)))?;
+                bools[usize::from(b)] = true;
+            }
             if base == Base::Null {
                 Values::Null(bools)
             } else {
@@ -400,13 +406,13 @@ impl Condition {
     pub(crate) fn eval(&self, ctx: &Context, multi: MultiValuedPlain) -> bool {
         let op = &self.op;
         let value = ctx.get_lower(&self.key);
-        if let Values::Null(policy) = &self.values {
+        if let Values::Null(listed) = &self.values {
             let absent = match value {
                 None => true,
                 Some(Value::Multi(v)) => v.is_empty(),
                 Some(Value::Single(_)) => false,
             };
-            return policy.contains(&absent);
+            return listed[usize::from(absent)];
         }
         let negated = op.base.negated();
         let per_value = |r: &str| -> bool {
@@ -501,8 +507,8 @@ impl Condition {
                 }),
                 None => false,
             },
-            Values::Bool(bools) => match parse_bool(r) {
-                Some(b) => bools.contains(&b),
+            Values::Bool(listed) => match parse_bool(r) {
+                Some(b) => listed[usize::from(b)],
                 None => false,
             },
             Values::Binary(blobs) => match values::decode_base64(r) {
