@@ -127,6 +127,15 @@ pub(crate) struct Operator {
 
 /// Why an operator name was refused.
 pub(crate) fn parse_operator(text: &str) -> Result<Operator, String> {
+    // Fast path: an operator written exactly as documented, without qualifiers (most of them).
+    if let Some(&(name, base)) = BASES.iter().find(|(n, _)| *n == text) {
+        return Ok(Operator {
+            base,
+            set: SetOp::None,
+            if_exists: false,
+            text: Cow::Borrowed(name),
+        });
+    }
     // Case-insensitive prefix and suffix matching without lower-casing a copy.
     let strip_prefix = |s: &'_ str, p: &str| -> Option<usize> {
         s.as_bytes()
