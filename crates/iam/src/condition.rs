@@ -188,7 +188,23 @@ pub(crate) fn parse_operator(text: &str) -> Result<Operator, String> {
 pub(crate) struct Strs {
     text: String,
     /// Where each string but the last ends in `text` (the last ends at its end).
-    ends: Vec<u32>,
+    ends: Ends,
+}
+
+/// The `ends` of a [`Strs`]: in place for up to four strings (no allocation).
+#[derive(Debug, Clone, PartialEq)]
+enum Ends {
+    Inline { len: u8, ends: [u32; 3] },
+    Heap(Vec<u32>),
+}
+
+impl Ends {
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Ends::Inline { len, ends } => ends.get(..usize::from(*len)).unwrap_or_default(),
+            Ends::Heap(ends) => ends,
+        }
+    }
 }
 
 impl Strs {
@@ -199,24 +215,39 @@ impl Strs {
         I: ExactSizeIterator<Item = &'s str> + Clone,
     {
         let n = items.len();
-        let mut out = Strs {
-            text: String::with_capacity(items.clone().map(str::len).sum()),
-            ends: Vec::with_capacity(n.saturating_sub(1)),
-        };
+        let mut text = String::with_capacity(items.clone().map(str::len).sum());
+        const INLINE: usize = 3;
+        let mut inline = [0u32; INLINE];
+        let mut heap = Vec::new();
+        if n > INLINE + 1 {
+            heap.reserve_exact(n - 1);
+        }
         for (i, item) in items.enumerate() {
             if i > 0 {
-                out.ends.push(u32::try_from(out.text.len()).unwrap_or(u32::MAX));
+                let end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+                match inline.get_mut(i - 1) {
+                    Some(slot) if n <= INLINE + 1 => *slot = end,
+                    _ => heap.push(end),
+                }
             }
-            out.text.push_str(item);
+            text.push_str(item);
         }
-        out
+        let ends = if n <= INLINE + 1 {
+            Ends::Inline {
+                len: u8::try_from(n.saturating_sub(1)).unwrap_or(0),
+                ends: inline,
+            }
+        } else {
+            Ends::Heap(heap)
+        };
+        Strs { text, ends }
     }
 
     /// The strings, in order.
     pub(crate) fn iter(&self) -> StrsIter<'_> {
         StrsIter {
             text: &self.text,
-            ends: self.ends.iter(),
+            ends: self.ends.as_slice().iter(),
             start: 0,
             done: false,
         }

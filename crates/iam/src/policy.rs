@@ -574,7 +574,8 @@ impl ActionIndex {
 pub struct Policy {
     pub(crate) kind: PolicyKind,
     pub(crate) id: Option<String>,
-    pub(crate) version: Option<String>,
+    /// `2012-10-17` or `2008-10-17`.
+    pub(crate) version: Option<&'static str>,
     pub(crate) statements: Vec<Statement>,
     /// The Sids of the statements, one after the other.
     sids: String,
@@ -640,7 +641,7 @@ impl Policy {
 
     /// The `Version` element, if any.
     pub fn version(&self) -> Option<&str> {
-        self.version.as_deref()
+        self.version
     }
 
     /// The `Id` element, if any.
@@ -923,7 +924,11 @@ impl<'t> Compiler<'t> {
                             ),
                         ));
                     }
-                    version = Some(v.to_string());
+                    version = Some(if v == "2012-10-17" {
+                        "2012-10-17"
+                    } else {
+                        "2008-10-17"
+                    });
                 }
                 "Id" => {
                     id = Some(
@@ -945,7 +950,7 @@ impl<'t> Compiler<'t> {
                 }
             }
         }
-        self.variables = version.as_deref() == Some("2012-10-17");
+        self.variables = version == Some("2012-10-17");
         let statement_node = statement_node.ok_or_else(|| {
             self.error(
                 node.start,
