@@ -299,7 +299,7 @@ impl PatternSet {
 
     /// Whether `t` matches one of the simple patterns: a tight walk over the buffer
     /// (evaluation's hot path).
-    #[inline]
+    #[inline(always)]
     fn matches_packed(&self, t: &[u8]) -> bool {
         let mut rest = self.packed.as_slice();
         while let Some((&[kind, l0, l1], tail)) = rest.split_first_chunk::<3>() {
