@@ -5,6 +5,7 @@
 //! cargo build --release -p porteiro-iam --example profile
 //! valgrind --tool=callgrind target/release/examples/profile compile 100
 //! valgrind --tool=callgrind target/release/examples/profile decide 10
+//! valgrind --tool=callgrind target/release/examples/profile explain 10
 //! valgrind --tool=callgrind target/release/examples/profile scaling 1000
 //! valgrind --tool=callgrind target/release/examples/profile large 1000
 //! ```
@@ -211,6 +212,16 @@ fn main() {
                 }
             }
         }
+        "explain" => {
+            // As `explain/corpus`: every scenario run with explanations.
+            let authorizer = Authorizer::new();
+            let scenarios = corpus(&authorizer);
+            for _ in 0..n {
+                for s in &scenarios {
+                    black_box(s.run(black_box(&authorizer)));
+                }
+            }
+        }
         "scaling" => {
             let authorizer = Authorizer::new();
             let principal = Principal::parse("arn:aws:iam::111122223333:user/alice").expect("principal");
@@ -253,7 +264,7 @@ fn main() {
                 );
             }
         }
-        other => panic!("unknown mode {other}: compile, decide, scaling or large"),
+        other => panic!("unknown mode {other}: compile, decide, explain, scaling or large"),
     }
 }
 

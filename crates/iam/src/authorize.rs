@@ -458,7 +458,7 @@ fn eval_policy<T: Tracer>(
                 level: site.level,
                 policy: site.policy,
                 statement: i,
-                sid: stmt.sid.clone(),
+                sid: policy.sid(i).map(str::to_owned),
                 effect: stmt.effect,
                 result,
             });
@@ -530,10 +530,10 @@ fn statement_result(stmt: &Statement, req: &Request, opts: &Options, boundary: b
                 Value::Multi(m) => m.clone(),
             });
             return StatementResult::ConditionFailed(ConditionTrace {
-                operator: c.op.text.clone(),
-                key: c.key_text.clone(),
+                operator: c.op.text.to_string(),
+                key: c.key_text.to_string(),
                 request_values,
-                policy_values: c.raw.clone(),
+                policy_values: c.raw.to_vec(),
             });
         }
     }
@@ -547,8 +547,8 @@ fn statement_result(stmt: &Statement, req: &Request, opts: &Options, boundary: b
 fn action_matches(rule: &ActionRule, req: &Request) -> bool {
     let ctx = &req.context;
     match rule {
-        ActionRule::Action(p) => p.iter().any(|p| p.matches(&req.action_lower, ctx)),
-        ActionRule::NotAction(p) => !p.iter().any(|p| p.matches(&req.action_lower, ctx)),
+        ActionRule::Action(a) => a.matches(&req.action_lower, ctx),
+        ActionRule::NotAction(a) => !a.matches(&req.action_lower, ctx),
     }
 }
 
@@ -556,8 +556,8 @@ fn resource_matches(rule: &ResourceRule, req: &Request) -> bool {
     let ctx = &req.context;
     match rule {
         ResourceRule::Any => true,
-        ResourceRule::Resource(p) => p.iter().any(|p| p.matches(&req.resource, ctx)),
-        ResourceRule::NotResource(p) => !p.iter().any(|p| p.matches(&req.resource, ctx)),
+        ResourceRule::Resource(p) => p.matches(&req.resource, ctx),
+        ResourceRule::NotResource(p) => !p.matches(&req.resource, ctx),
     }
 }
 

@@ -3,6 +3,8 @@
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html>
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html>
 
+use std::borrow::Cow;
+
 use crate::pattern::{self, Pattern, Piece, Resolver};
 use crate::request::{Context, Value};
 use crate::values::{self, Cidr};
@@ -118,12 +120,22 @@ pub(crate) struct Operator {
     pub(crate) base: Base,
     pub(crate) set: SetOp,
     pub(crate) if_exists: bool,
-    /// As written in the policy.
-    pub(crate) text: String,
+    /// As written in the policy (borrowed from the table of operator names when it is
+    /// written exactly as one, so compiling and cloning it allocate nothing).
+    pub(crate) text: Cow<'static, str>,
 }
 
 /// Why an operator name was refused.
 pub(crate) fn parse_operator(text: &str) -> Result<Operator, String> {
+    // Fast path: an operator written exactly as documented, without qualifiers (most of them).
+    if let Some(&(name, base)) = BASES.iter().find(|(n, _)| *n == text) {
+        return Ok(Operator {
+            base,
+            set: SetOp::None,
+            if_exists: false,
+            text: Cow::Borrowed(name),
+        });
+    }
     // Case-insensitive prefix and suffix matching without lower-casing a copy.
     let strip_prefix = |s: &'_ str, p: &str| -> Option<usize> {
         s.as_bytes()
@@ -144,10 +156,8 @@ pub(crate) fn parse_operator(text: &str) -> Result<Operator, String> {
         Some((n, suffix)) if suffix.eq_ignore_ascii_case(IF_EXISTS) => (true, n),
         _ => (false, rest),
     };
-    let base = BASES
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, b)| *b);
+    let found = BASES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
+    let base = found.map(|(_, b)| *b);
     match base {
         Some(Base::Null) if if_exists => {
             Err("`Null` cannot take the `IfExists` suffix: use `Null` alone".to_string())
@@ -156,7 +166,10 @@ pub(crate) fn parse_operator(text: &str) -> Result<Operator, String> {
             base,
             set,
             if_exists,
-            text: text.to_string(),
+            text: match found {
+                Some((n, _)) if *n == text => Cow::Borrowed(*n),
+                _ => Cow::Owned(text.to_string()),
+            },
         }),
         None => {
             let suggestion = crate::suggest::closest(name, BASES.iter().map(|(n, _)| *n));
@@ -170,20 +183,131 @@ pub(crate) fn parse_operator(text: &str) -> Result<Operator, String> {
     }
 }
 
+/// One or more strings in one buffer (the values of a condition as written).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Strs {
+    text: String,
+    /// Where each string but the last ends in `text` (the last ends at its end).
+    ends: Ends,
+}
+
+/// The `ends` of a [`Strs`]: in place for up to four strings (no allocation).
+#[derive(Debug, Clone, PartialEq)]
+enum Ends {
+    Inline { len: u8, ends: [u32; 3] },
+    Heap(Vec<u32>),
+}
+
+impl Ends {
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Ends::Inline { len, ends } => ends.get(..usize::from(*len)).unwrap_or_default(),
+            Ends::Heap(ends) => ends,
+        }
+    }
+}
+
+impl Strs {
+    /// The strings of `items`, which has at least one (an empty iterator gives one empty
+    /// string). One allocation, two when there are several strings.
+    pub(crate) fn new<'s, I>(items: I) -> Strs
+    where
+        I: ExactSizeIterator<Item = &'s str> + Clone,
+    {
+        let n = items.len();
+        let mut text = String::with_capacity(items.clone().map(str::len).sum());
+        const INLINE: usize = 3;
+        let mut inline = [0u32; INLINE];
+        let mut heap = Vec::new();
+        if n > INLINE + 1 {
+            heap.reserve_exact(n - 1);
+        }
+        for (i, item) in items.enumerate() {
+            if i > 0 {
+                let end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+                match inline.get_mut(i - 1) {
+                    Some(slot) if n <= INLINE + 1 => *slot = end,
+                    _ => heap.push(end),
+                }
+            }
+            text.push_str(item);
+        }
+        let ends = if n <= INLINE + 1 {
+            Ends::Inline {
+                len: u8::try_from(n.saturating_sub(1)).unwrap_or(0),
+                ends: inline,
+            }
+        } else {
+            Ends::Heap(heap)
+        };
+        Strs { text, ends }
+    }
+
+    /// The strings, in order.
+    pub(crate) fn iter(&self) -> StrsIter<'_> {
+        StrsIter {
+            text: &self.text,
+            ends: self.ends.as_slice().iter(),
+            start: 0,
+            done: false,
+        }
+    }
+
+    /// The strings as a vector of their own.
+    pub(crate) fn to_vec(&self) -> Vec<String> {
+        self.iter().map(str::to_owned).collect()
+    }
+}
+
+/// The strings of a [`Strs`].
+#[derive(Clone)]
+pub(crate) struct StrsIter<'a> {
+    text: &'a str,
+    ends: std::slice::Iter<'a, u32>,
+    start: usize,
+    done: bool,
+}
+
+impl<'a> Iterator for StrsIter<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        if self.done {
+            return None;
+        }
+        let start = self.start;
+        match self.ends.next() {
+            Some(&end) => {
+                self.start = end as usize;
+                Some(self.text.get(start..end as usize).unwrap_or_default())
+            }
+            None => {
+                self.done = true;
+                Some(self.text.get(start..).unwrap_or_default())
+            }
+        }
+    }
+}
+
 /// The policy values of one condition, compiled for its operator family.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Values {
-    /// Equality operators: templates without wildcards.
+    /// Equality operators: templates without wildcards, one per raw value, where a value
+    /// without policy variables is an empty template and stands for its raw text (no copy of
+    /// it); no templates at all when no value has a variable (the common case).
     Str(Vec<Vec<Piece>>),
     /// `StringLike` / `StringNotLike`.
     Like(Vec<Pattern>),
     Num(Vec<f64>),
     Date(Vec<i64>),
-    Bool(Vec<bool>),
+    /// Which of `false` and `true` are listed (indexed by the boolean).
+    Bool([bool; 2]),
     Binary(Vec<Vec<u8>>),
     Ip(Vec<Cidr>),
     Arn(Vec<Pattern>),
-    Null(Vec<bool>),
+    /// Which answers to "is the key absent?" are listed (indexed by the boolean).
+    Null([bool; 2]),
 }
 
 /// One operator applied to one key with its values.
@@ -191,25 +315,25 @@ pub(crate) enum Values {
 pub(crate) struct Condition {
     pub(crate) op: Operator,
     /// The key name, lower-cased.
-    pub(crate) key: String,
+    pub(crate) key: Cow<'static, str>,
     /// The key name as written.
-    pub(crate) key_text: String,
+    pub(crate) key_text: Cow<'static, str>,
     pub(crate) values: Values,
     /// The values as written (for explanations).
-    pub(crate) raw: Vec<String>,
+    pub(crate) raw: Strs,
 }
 
 /// Compiles the values of one condition. `variables`: Version 2012-10-17.
-pub(crate) fn compile_values(base: Base, raw: &[String], variables: bool) -> Result<Values, String> {
+pub(crate) fn compile_values(base: Base, raw: &Strs, variables: bool) -> Result<Values, String> {
     let vars = variables && base.allows_variables();
-    let each = |f: &dyn Fn(&str) -> Option<String>| -> Result<(), String> {
-        for v in raw {
-            if let Some(e) = f(v) {
-                return Err(e);
-            }
-        }
-        Ok(())
-    };
+    // Each value parsed once; the first one that does not parse is the error.
+    fn each<T>(
+        raw: &Strs,
+        parse: impl Fn(&str) -> Option<T>,
+        error: impl Fn(&str) -> String,
+    ) -> Result<Vec<T>, String> {
+        raw.iter().map(|v| parse(v).ok_or_else(|| error(v))).collect()
+    }
     let no_vars_hint = |v: &str| {
         if v.contains("${") {
             " (policy variables are allowed only with String and Arn operators)"
@@ -221,9 +345,25 @@ pub(crate) fn compile_values(base: Base, raw: &[String], variables: bool) -> Res
         Base::StringEquals
         | Base::StringNotEquals
         | Base::StringEqualsIgnoreCase
+        | Base::StringNotEqualsIgnoreCase
+            if !(vars && raw.iter().any(|v| v.contains('$'))) =>
+        {
+            // Every value is literal text.
+            Values::Str(Vec::new())
+        }
+        Base::StringEquals
+        | Base::StringNotEquals
+        | Base::StringEqualsIgnoreCase
         | Base::StringNotEqualsIgnoreCase => Values::Str(
             raw.iter()
-                .map(|v| pattern::parse_pieces(v, vars, false, false))
+                .map(|v| {
+                    if vars && v.contains('$') {
+                        pattern::parse_pieces(v, vars, false, false)
+                    } else {
+                        // A literal: its raw text is the value.
+                        Ok(Vec::new())
+                    }
+                })
                 .collect::<Result<_, _>>()?,
         ),
         Base::StringLike | Base::StringNotLike => Values::Like(
@@ -241,62 +381,43 @@ pub(crate) fn compile_values(base: Base, raw: &[String], variables: bool) -> Res
         | Base::NumericLessThan
         | Base::NumericLessThanEquals
         | Base::NumericGreaterThan
-        | Base::NumericGreaterThanEquals => {
-            each(&|v| {
-                values::parse_number(v)
-                    .is_none()
-                    .then(|| format!("`{v}` is not a number{}", no_vars_hint(v)))
-            })?;
-            Values::Num(raw.iter().filter_map(|v| values::parse_number(v)).collect())
-        }
+        | Base::NumericGreaterThanEquals => Values::Num(each(raw, values::parse_number, |v| {
+            format!("`{v}` is not a number{}", no_vars_hint(v))
+        })?),
         Base::DateEquals
         | Base::DateNotEquals
         | Base::DateLessThan
         | Base::DateLessThanEquals
         | Base::DateGreaterThan
-        | Base::DateGreaterThanEquals => {
-            each(&|v| {
-                values::parse_date(v).is_none().then(|| {
-                    format!(
-                        "`{v}` is not a date: use ISO 8601 such as `2026-01-31T12:00:00Z` or epoch seconds{}",
-                        no_vars_hint(v)
-                    )
-                })
-            })?;
-            Values::Date(raw.iter().filter_map(|v| values::parse_date(v)).collect())
-        }
+        | Base::DateGreaterThanEquals => Values::Date(each(raw, values::parse_date, |v| {
+            format!(
+                "`{v}` is not a date: use ISO 8601 such as `2026-01-31T12:00:00Z` or epoch seconds{}",
+                no_vars_hint(v)
+            )
+        })?),
         Base::Bool | Base::Null => {
-            each(&|v| {
-                parse_bool(v)
-                    .is_none()
-                    .then(|| format!("`{v}` is not `true` or `false`{}", no_vars_hint(v)))
-            })?;
-            let bools = raw.iter().filter_map(|v| parse_bool(v)).collect();
+            // The set of the values: `[false listed, true listed]` (no allocation).
+            let mut bools = [false; 2];
+            for v in raw.iter() {
+                let b = parse_bool(v)
+                    .ok_or_else(|| format!("`{v}` is not `true` or `false`{}", no_vars_hint(v)))?;
+                bools[usize::from(b)] = true;
+            }
             if base == Base::Null {
                 Values::Null(bools)
             } else {
                 Values::Bool(bools)
             }
         }
-        Base::BinaryEquals => {
-            each(&|v| {
-                values::decode_base64(v)
-                    .is_none()
-                    .then(|| format!("`{v}` is not base64{}", no_vars_hint(v)))
-            })?;
-            Values::Binary(raw.iter().filter_map(|v| values::decode_base64(v)).collect())
-        }
-        Base::IpAddress | Base::NotIpAddress => {
-            each(&|v| {
-                Cidr::parse(v).is_none().then(|| {
-                    format!(
-                        "`{v}` is not an IP address or CIDR such as `203.0.113.0/24` or `2001:db8::/32`{}",
-                        no_vars_hint(v)
-                    )
-                })
-            })?;
-            Values::Ip(raw.iter().filter_map(|v| Cidr::parse(v)).collect())
-        }
+        Base::BinaryEquals => Values::Binary(each(raw, values::decode_base64, |v| {
+            format!("`{v}` is not base64{}", no_vars_hint(v))
+        })?),
+        Base::IpAddress | Base::NotIpAddress => Values::Ip(each(raw, Cidr::parse, |v| {
+            format!(
+                "`{v}` is not an IP address or CIDR such as `203.0.113.0/24` or `2001:db8::/32`{}",
+                no_vars_hint(v)
+            )
+        })?),
     })
 }
 
@@ -325,13 +446,13 @@ impl Condition {
     pub(crate) fn eval(&self, ctx: &Context, multi: MultiValuedPlain) -> bool {
         let op = &self.op;
         let value = ctx.get_lower(&self.key);
-        if let Values::Null(policy) = &self.values {
+        if let Values::Null(listed) = &self.values {
             let absent = match value {
                 None => true,
                 Some(Value::Multi(v)) => v.is_empty(),
                 Some(Value::Single(_)) => false,
             };
-            return policy.contains(&absent);
+            return listed[usize::from(absent)];
         }
         let negated = op.base.negated();
         let per_value = |r: &str| -> bool {
@@ -369,13 +490,20 @@ impl Condition {
                     self.op.base,
                     Base::StringEqualsIgnoreCase | Base::StringNotEqualsIgnoreCase
                 );
-                templates
-                    .iter()
-                    .any(|t| match pattern::resolve_string(t, resolver) {
+                if templates.is_empty() {
+                    return if ignore_case {
+                        self.raw.iter().any(|p| eq_ignore_case(p, r))
+                    } else {
+                        self.raw.iter().any(|p| p == r)
+                    };
+                }
+                templates.iter().zip(self.raw.iter()).any(|(t, raw)| {
+                    match literal_or_resolve(t, raw, resolver) {
                         Some(p) if ignore_case => eq_ignore_case(&p, r),
                         Some(p) => p == r,
                         None => false,
-                    })
+                    }
+                })
             }
             Values::Like(patterns) => patterns.iter().any(|p| p.matches(r, resolver)),
             Values::Arn(patterns) => {
@@ -419,8 +547,8 @@ impl Condition {
                 }),
                 None => false,
             },
-            Values::Bool(bools) => match parse_bool(r) {
-                Some(b) => bools.contains(&b),
+            Values::Bool(listed) => match parse_bool(r) {
+                Some(b) => listed[usize::from(b)],
                 None => false,
             },
             Values::Binary(blobs) => match values::decode_base64(r) {
@@ -430,6 +558,16 @@ impl Condition {
             Values::Ip(cidrs) => cidrs.iter().any(|c| c.contains(r)),
             Values::Null(_) => false,
         }
+    }
+}
+
+/// The string a `Values::Str` template stands for: its raw text when it is a literal (an
+/// empty template), otherwise the template resolved.
+fn literal_or_resolve<'a>(t: &'a [Piece], raw: &'a str, resolver: &'a dyn Resolver) -> Option<Cow<'a, str>> {
+    if t.is_empty() {
+        Some(Cow::Borrowed(raw))
+    } else {
+        pattern::resolve_string(t, resolver)
     }
 }
 
@@ -446,12 +584,12 @@ mod tests {
 
     fn cond(op: &str, key: &str, vals: &[&str]) -> Condition {
         let operator = parse_operator(op).unwrap();
-        let raw: Vec<String> = vals.iter().map(|s| s.to_string()).collect();
+        let raw = Strs::new(vals.iter().copied());
         Condition {
             values: compile_values(operator.base, &raw, true).unwrap(),
             op: operator,
-            key: key.to_lowercase(),
-            key_text: key.to_string(),
+            key: Cow::Owned(key.to_lowercase()),
+            key_text: Cow::Owned(key.to_string()),
             raw,
         }
     }
@@ -526,7 +664,7 @@ mod tests {
         );
         assert!(parse_operator("NullIfExists").is_err());
         assert!(
-            compile_values(Base::NumericEquals, &["${aws:x}".into()], true)
+            compile_values(Base::NumericEquals, &Strs::new(["${aws:x}"].into_iter()), true)
                 .unwrap_err()
                 .contains("policy variables")
         );

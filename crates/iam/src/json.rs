@@ -10,8 +10,11 @@
 //! All offsets are byte offsets into the text given to [`parse`] (the BOM, if
 //! any, included). Use [`line_col`] to turn an offset into a human position.
 
-use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::HashSet;
+
+use bumpalo::Bump;
+use bumpalo::collections::Vec as BumpVec;
 use std::fmt::Write as _;
 
 /// Maximum nesting of arrays and objects. A document whose top value is an
@@ -23,8 +26,10 @@ const MAX_DEPTH: usize = 128;
 const DUP_HASH_THRESHOLD: usize = 24;
 
 /// A JSON value with the byte span it occupies in the source text. Strings, keys and
-/// numbers borrow from the text (only strings with escapes own their decoded content).
-#[derive(Debug, Clone, PartialEq)]
+/// numbers borrow from the text; arrays, objects and the decoded content of strings with
+/// escapes live in the [`Bump`] arena given to [`parse`], so a tree owns nothing: parsing
+/// makes no allocation per array, object or string, and dropping a tree costs nothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Node<'a> {
     pub(crate) value: Json<'a>,
     /// Byte offset of the first byte of the value.
@@ -34,21 +39,21 @@ pub(crate) struct Node<'a> {
 }
 
 /// A JSON value. Object members keep their source order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Json<'a> {
     Null,
     Bool(bool),
     /// The raw number text as written, e.g. `-1.5e3`.
     Number(&'a str),
-    String(Cow<'a, str>),
-    Array(Vec<Node<'a>>),
-    Object(Vec<Member<'a>>),
+    String(&'a str),
+    Array(&'a [Node<'a>]),
+    Object(&'a [Member<'a>]),
 }
 
 /// One `"key": value` member of an object.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Member<'a> {
-    pub(crate) key: Cow<'a, str>,
+    pub(crate) key: &'a str,
     /// Byte offset of the opening quote of the key.
     pub(crate) key_start: usize,
     pub(crate) value: Node<'a>,
@@ -77,32 +82,62 @@ impl Json<'_> {
 
 impl<'a> Node<'a> {
     /// The string content, if this node is a JSON string.
-    pub(crate) fn as_str(&self) -> Option<&str> {
-        match &self.value {
-            Json::String(s) => Some(s.as_ref()),
+    pub(crate) fn as_str(&self) -> Option<&'a str> {
+        match self.value {
+            Json::String(s) => Some(s),
             _ => None,
         }
     }
 
     /// The value of the object member with exactly this key, if this node is
     /// an object that has one.
-    pub(crate) fn get(&self, key: &str) -> Option<&Node<'a>> {
-        match &self.value {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Node<'a>> {
+        match self.value {
             Json::Object(members) => members.iter().find(|m| m.key == key).map(|m| &m.value),
             _ => None,
         }
     }
 }
 
-/// Parses a complete JSON document.
-pub(crate) fn parse(text: &str) -> Result<Node<'_>, JsonError> {
+/// The largest arena kept for reuse by a thread between parses; a bigger one (left by a
+/// very large document) is freed.
+const MAX_KEPT_ARENA: usize = 256 * 1024;
+
+/// The arena of the first parse on a thread (documents are rarely bigger).
+const FIRST_ARENA: usize = 32 * 1024;
+
+thread_local! {
+    /// An emptied arena kept between parses, so that parsing a policy allocates nothing.
+    static SPARE_ARENA: Cell<Option<Bump>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with an empty arena for [`parse`]: this thread's spare one when it has one (a
+/// nested call gets a fresh arena). Afterwards the arena is emptied and kept for the next
+/// call, unless it has grown past [`MAX_KEPT_ARENA`].
+pub(crate) fn with_arena<R>(f: impl FnOnce(&Bump) -> R) -> R {
+    let mut arena = SPARE_ARENA
+        .with(Cell::take)
+        .unwrap_or_else(|| Bump::with_capacity(FIRST_ARENA));
+    let result = f(&arena);
+    arena.reset();
+    if arena.allocated_bytes() <= MAX_KEPT_ARENA {
+        SPARE_ARENA.with(|spare| spare.set(Some(arena)));
+    }
+    result
+}
+
+/// Parses a complete JSON document; arrays, objects and decoded strings go to `arena`.
+pub(crate) fn parse<'a>(text: &'a str, arena: &'a Bump) -> Result<Node<'a>, JsonError> {
     let mut p = Parser {
         text,
+        arena,
         bytes: text.as_bytes(),
         pos: 0,
         depth: 0,
-        items: Vec::with_capacity(16),
-        members: Vec::with_capacity(8),
+        // Scratch stacks in the arena, sized for the text (a policy has about one array item
+        // per 100 bytes and one open object member per 250), so they rarely grow.
+        items: BumpVec::with_capacity_in((text.len() / 96).clamp(16, 1024), arena),
+        members: BumpVec::with_capacity_in((text.len() / 256).clamp(8, 256), arena),
     };
     if p.bytes.starts_with(b"\xEF\xBB\xBF") {
         p.pos = 3;
@@ -139,14 +174,15 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 struct Parser<'a> {
     text: &'a str,
+    arena: &'a Bump,
     bytes: &'a [u8],
     pos: usize,
     depth: usize,
     /// Scratch stack of array elements under construction, shared by all
     /// open arrays so each finished array is allocated once at its exact size.
-    items: Vec<Node<'a>>,
+    items: BumpVec<'a, Node<'a>>,
     /// Scratch stack of object members under construction, likewise.
-    members: Vec<Member<'a>>,
+    members: BumpVec<'a, Member<'a>>,
 }
 
 /// Bytes that end the fast scan of a string: `"`, `\` and control characters.
@@ -174,11 +210,14 @@ fn scan_string(b: &[u8], mut i: usize) -> usize {
         let quote = w ^ (ONES * u64::from(b'"'));
         let backslash = w ^ (ONES * u64::from(b'\\'));
         // Each term is non-zero iff some byte is zero / below 0x20.
-        let found = (quote.wrapping_sub(ONES) & !quote)
+        let found = ((quote.wrapping_sub(ONES) & !quote)
             | (backslash.wrapping_sub(ONES) & !backslash)
-            | (w.wrapping_sub(ONES * 0x20) & !w);
-        if found & HIGHS != 0 {
-            break;
+            | (w.wrapping_sub(ONES * 0x20) & !w))
+            & HIGHS;
+        if found != 0 {
+            // The lowest flagged byte is exact (borrows only run upwards), so it is the
+            // first stop byte of the chunk.
+            return i + (found.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
@@ -397,6 +436,22 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// Parses an array element or object member value: a string (most of a policy's values)
+    /// directly, anything else through [`Parser::parse_value`].
+    #[inline]
+    fn parse_member_value(&mut self) -> Result<Node<'a>, JsonError> {
+        if self.peek() != Some(b'"') {
+            return self.parse_value();
+        }
+        let start = self.pos;
+        let value = Json::String(self.parse_string("a string")?);
+        Ok(Node {
+            value,
+            start,
+            end: self.pos,
+        })
+    }
+
     /// Accepts a literal of `len` bytes at `self.pos`, unless it runs on into
     /// more letters or digits (`truex`).
     #[inline]
@@ -462,7 +517,7 @@ impl<'a> Parser<'a> {
 
     /// Parses a string starting at the opening quote at `self.pos`.
     /// `what` names the construct for end-of-input messages.
-    fn parse_string(&mut self, what: &str) -> Result<Cow<'a, str>, JsonError> {
+    fn parse_string(&mut self, what: &str) -> Result<&'a str, JsonError> {
         let b = self.bytes;
         let open = self.pos;
         // Fast path: no escapes.
@@ -470,7 +525,7 @@ impl<'a> Parser<'a> {
         match b.get(i) {
             Some(b'"') => {
                 self.pos = i + 1;
-                return Ok(Cow::Borrowed(&self.text[open + 1..i]));
+                return Ok(&self.text[open + 1..i]);
             }
             Some(b'\\') => {}
             Some(&c) => return Err(self.control_char(i, c)),
@@ -484,7 +539,7 @@ impl<'a> Parser<'a> {
             match b.get(i) {
                 Some(b'"') => {
                     self.pos = i + 1;
-                    return Ok(Cow::Owned(out));
+                    return Ok(self.arena.alloc_str(&out));
                 }
                 Some(b'\\') => i = self.parse_escape(i, &mut out, what)?,
                 Some(&c) => return Err(self.control_char(i, c)),
@@ -588,7 +643,7 @@ impl<'a> Parser<'a> {
                 if self.pos >= self.bytes.len() {
                     return Err(self.eof_inside("an array"));
                 }
-                let item = self.parse_value()?;
+                let item = self.parse_member_value()?;
                 self.items.push(item);
                 self.skip_ws();
                 match self.peek() {
@@ -617,7 +672,7 @@ impl<'a> Parser<'a> {
             }
         }
         self.depth -= 1;
-        let items = self.items.split_off(base);
+        let items = self.arena.alloc_slice_fill_iter(self.items.drain(base..));
         Ok(Node {
             value: Json::Array(items),
             start,
@@ -638,8 +693,8 @@ impl<'a> Parser<'a> {
                 // `self.pos` is at the opening quote of a key.
                 let key_start = self.pos;
                 let key = self.parse_string("an object key")?;
-                if self.is_duplicate(base, &mut seen, &key) {
-                    return Err(self.duplicate_key(key_start, &key));
+                if self.is_duplicate(base, &mut seen, key) {
+                    return Err(self.duplicate_key(key_start, key));
                 }
                 self.skip_ws();
                 if self.peek() != Some(b':') {
@@ -650,7 +705,7 @@ impl<'a> Parser<'a> {
                 if self.pos >= self.bytes.len() {
                     return Err(self.eof_inside("an object"));
                 }
-                let value = self.parse_value()?;
+                let value = self.parse_member_value()?;
                 self.members.push(Member {
                     key,
                     key_start,
@@ -700,7 +755,7 @@ impl<'a> Parser<'a> {
             }
         }
         self.depth -= 1;
-        let members = self.members.split_off(base);
+        let members = self.arena.alloc_slice_fill_iter(self.members.drain(base..));
         Ok(Node {
             value: Json::Object(members),
             start,
@@ -720,7 +775,7 @@ impl<'a> Parser<'a> {
             return true;
         }
         if existing.len() + 1 >= DUP_HASH_THRESHOLD {
-            let mut set: HashSet<String> = existing.iter().map(|m| m.key.to_string()).collect();
+            let mut set: HashSet<String> = existing.iter().map(|m| m.key.to_owned()).collect();
             set.insert(key.to_owned());
             *seen = Some(set);
         }
@@ -763,6 +818,15 @@ fn escape_for_message(s: &str) -> String {
 mod tests {
     use super::*;
 
+    /// An arena that lives as long as the test (leaked: tests are short).
+    fn arena() -> &'static Bump {
+        Box::leak(Box::new(Bump::new()))
+    }
+
+    fn parse(text: &str) -> Result<Node<'_>, JsonError> {
+        super::parse(text, arena())
+    }
+
     fn ok(text: &str) -> Node<'_> {
         match parse(text) {
             Ok(n) => n,
@@ -794,7 +858,7 @@ mod tests {
     }
 
     fn string(s: &str) -> Json<'_> {
-        Json::String(Cow::Borrowed(s))
+        Json::String(s)
     }
 
     // ---- scalars -------------------------------------------------------
@@ -1175,7 +1239,7 @@ mod tests {
         assert_eq!(
             ok("[]"),
             Node {
-                value: Json::Array(vec![]),
+                value: Json::Array(&[]),
                 start: 0,
                 end: 2
             }
@@ -1183,7 +1247,7 @@ mod tests {
         assert_eq!(
             ok("[ \n ]"),
             Node {
-                value: Json::Array(vec![]),
+                value: Json::Array(&[]),
                 start: 0,
                 end: 5
             }
@@ -1213,7 +1277,7 @@ mod tests {
         assert_eq!((items[2].start, items[2].end), (10, 22));
         assert_eq!(
             items[2].value,
-            Json::Array(vec![
+            Json::Array(&[
                 Node {
                     value: Json::Bool(true),
                     start: 11,
@@ -1229,7 +1293,7 @@ mod tests {
         assert_eq!(
             items[3],
             Node {
-                value: Json::Object(vec![]),
+                value: Json::Object(&[]),
                 start: 24,
                 end: 26
             }
@@ -1271,7 +1335,7 @@ mod tests {
         assert_eq!(
             ok("{}"),
             Node {
-                value: Json::Object(vec![]),
+                value: Json::Object(&[]),
                 start: 0,
                 end: 2
             }
@@ -1311,7 +1375,7 @@ mod tests {
             Some("array")
         );
         // Member order is preserved.
-        let keys: Vec<&str> = members.iter().map(|m| m.key.as_ref()).collect();
+        let keys: Vec<&str> = members.iter().map(|m| m.key).collect();
         assert_eq!(keys, ["Effect", "n", "x"]);
     }
 
@@ -1399,7 +1463,7 @@ mod tests {
         for (m, off) in members.iter().zip(&offsets) {
             assert_eq!(m.key_start, *off);
         }
-        assert_eq!(n.get("k57").map(|v| v.value.clone()), Some(num("57")));
+        assert_eq!(n.get("k57").map(|v| v.value), Some(num("57")));
 
         for dup in ["k0", "k5", "k22", "k23", "k24", "k99"] {
             let bad = format!("{text},\"{dup}\":0}}");
@@ -1517,8 +1581,8 @@ mod tests {
         assert_eq!(Json::Bool(false).type_name(), "boolean");
         assert_eq!(num("1").type_name(), "number");
         assert_eq!(string("").type_name(), "string");
-        assert_eq!(Json::Array(vec![]).type_name(), "array");
-        assert_eq!(Json::Object(vec![]).type_name(), "object");
+        assert_eq!(Json::Array(&[]).type_name(), "array");
+        assert_eq!(Json::Object(&[]).type_name(), "object");
     }
 
     #[test]

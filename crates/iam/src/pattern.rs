@@ -373,24 +373,31 @@ fn compile_static(text: &str, arn: bool) -> Pattern {
     }
     // Inside the first five ARN segments a wildcard may not cross `:`, unless a star ends
     // its segment (the rule of `restrict_arn_wildcards`).
-    let mut atoms = Vec::with_capacity(text.len());
     let mut colons = 0usize;
-    for (i, c) in text.char_indices() {
-        atoms.push(match c {
-            '*' => Atom::Star {
-                free: !arn || colons >= 5 || matches!(b.get(i + 1), None | Some(b':')),
-            },
-            '?' => Atom::One {
-                free: !arn || colons >= 5,
-            },
-            c => {
-                if c == ':' {
-                    colons += 1;
-                }
-                Atom::Ch(c)
-            }
-        });
-    }
+    let mut atom = |i: usize, c: char| match c {
+        '*' => Atom::Star {
+            free: !arn || colons >= 5 || matches!(b.get(i + 1), None | Some(b':')),
+        },
+        '?' => Atom::One {
+            free: !arn || colons >= 5,
+        },
+        c => {
+            colons += usize::from(c == ':');
+            Atom::Ch(c)
+        }
+    };
+    let atoms = if text.is_ascii() {
+        // One atom per byte: the vector is allocated at its exact size and filled without
+        // capacity checks.
+        b.iter()
+            .enumerate()
+            .map(|(i, &c)| atom(i, char::from(c)))
+            .collect()
+    } else {
+        let mut atoms = Vec::with_capacity(text.len());
+        atoms.extend(text.char_indices().map(|(i, c)| atom(i, c)));
+        atoms
+    };
     Pattern::Atoms(atoms)
 }
 

@@ -47,26 +47,24 @@ impl PolicyKind {
     /// a principal, identity-based otherwise.
     pub fn guess(text: &str) -> PolicyKind {
         let names_principal = |n: &Node<'_>| n.get("Principal").is_some() || n.get("NotPrincipal").is_some();
-        let Ok(outer) = json::parse(text) else {
-            return PolicyKind::Identity;
+        let names_any_principal = |arena: &bumpalo::Bump| {
+            let Ok(outer) = json::parse(text, arena) else {
+                return false;
+            };
+            let root = match outer.value {
+                Json::String(s) => match json::parse(s, arena) {
+                    Ok(n) => n,
+                    Err(_) => return false,
+                },
+                _ => outer,
+            };
+            match root.get("Statement").map(|s| &s.value) {
+                Some(Json::Array(items)) => items.iter().any(names_principal),
+                Some(Json::Object(_)) => root.get("Statement").is_some_and(names_principal),
+                _ => false,
+            }
         };
-        let inner;
-        let root = match &outer.value {
-            Json::String(s) => match json::parse(s) {
-                Ok(n) => {
-                    inner = n;
-                    &inner
-                }
-                Err(_) => return PolicyKind::Identity,
-            },
-            _ => &outer,
-        };
-        let any = match root.get("Statement").map(|s| &s.value) {
-            Some(Json::Array(items)) => items.iter().any(names_principal),
-            Some(Json::Object(_)) => root.get("Statement").is_some_and(names_principal),
-            _ => false,
-        };
-        if any {
+        if json::with_arena(names_any_principal) {
             PolicyKind::Resource
         } else {
             PolicyKind::Identity
@@ -178,23 +176,220 @@ pub(crate) enum PrincipalRule {
 /// The Action / NotAction element.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ActionRule {
-    Action(Vec<Pattern>),
-    NotAction(Vec<Pattern>),
+    Action(PatternSet),
+    NotAction(PatternSet),
 }
+
+/// The patterns of an Action / NotAction or Resource / NotResource element. The simple ones
+/// (literal text, literal text then `*`, and `*` alone: nearly all of them) are packed in one
+/// buffer; the others are [`Pattern`]s. Compiling an element thus allocates once or twice,
+/// whatever its number of values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct PatternSet {
+    /// Each simple pattern as a kind byte ([`EXACT`], [`PREFIX`] or [`ANY`]), its length
+    /// (2 bytes, little-endian) and its bytes.
+    packed: Vec<u8>,
+    /// The other patterns (and the rare simple one too long for a 2-byte length).
+    others: Vec<Pattern>,
+}
+
+const EXACT: u8 = 0;
+const PREFIX: u8 = 1;
+const ANY: u8 = 2;
+
+/// A simple pattern of a [`PatternSet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Simple<'a> {
+    /// Equal to these bytes.
+    Exact(&'a [u8]),
+    /// Starts with these bytes.
+    Prefix(&'a [u8]),
+    /// Anything.
+    Any,
+}
+
+/// The simple patterns of a [`PatternSet`] buffer.
+struct Packed<'a>(&'a [u8]);
+
+impl<'a> Iterator for Packed<'a> {
+    type Item = Simple<'a>;
+
+    fn next(&mut self) -> Option<Simple<'a>> {
+        let ([kind, l0, l1], rest) = self.0.split_first_chunk::<3>().map(|(h, r)| (*h, r))?;
+        let (bytes, rest) = rest.split_at_checked(usize::from(u16::from_le_bytes([l0, l1])))?;
+        self.0 = rest;
+        Some(match kind {
+            EXACT => Simple::Exact(bytes),
+            PREFIX => Simple::Prefix(bytes),
+            _ => Simple::Any,
+        })
+    }
+}
+
+impl PatternSet {
+    /// An empty set with room for `bytes` bytes of simple patterns.
+    fn with_capacity(bytes: usize) -> PatternSet {
+        PatternSet {
+            packed: Vec::with_capacity(bytes),
+            others: Vec::new(),
+        }
+    }
+
+    fn packed(&self) -> Packed<'_> {
+        Packed(&self.packed)
+    }
+
+    /// Appends a simple pattern; returns where its bytes start in `packed`, or `None` when it
+    /// is too long to pack.
+    fn push_simple(&mut self, kind: u8, bytes: &[u8]) -> Option<usize> {
+        let [l0, l1] = u16::try_from(bytes.len()).ok()?.to_le_bytes();
+        self.packed.extend_from_slice(&[kind, l0, l1]);
+        let at = self.packed.len();
+        self.packed.extend_from_slice(bytes);
+        Some(at)
+    }
+
+    /// Appends a compiled pattern, packed when it is simple.
+    fn push(&mut self, p: Pattern) {
+        let packed = match &p {
+            Pattern::Any => self.push_simple(ANY, b""),
+            Pattern::Exact(s) => self.push_simple(EXACT, s.as_bytes()),
+            Pattern::Prefix(s) => self.push_simple(PREFIX, s.as_bytes()),
+            _ => None,
+        };
+        if packed.is_none() {
+            self.others.push(p);
+        }
+    }
+
+    /// Appends the pattern `text` (see [`pattern::compile`], with wildcards); simple patterns
+    /// are packed without compiling them.
+    fn add(&mut self, text: &str, variables: bool, arn_segments: bool) -> Result<(), String> {
+        let b = text.as_bytes();
+        let (mut wildcards, mut dollar) = (0usize, false);
+        for &c in b {
+            match c {
+                b'*' | b'?' => wildcards += 1,
+                b'$' => dollar = true,
+                _ => {}
+            }
+        }
+        if !(variables && dollar) {
+            let packed = match (wildcards, b.split_last()) {
+                (0, _) => self.push_simple(EXACT, b),
+                // A star that ends the text is free (it ends its ARN segment).
+                (1, Some((b'*', []))) => self.push_simple(ANY, b""),
+                (1, Some((b'*', lit))) => self.push_simple(PREFIX, lit),
+                _ => None,
+            };
+            if packed.is_some() {
+                return Ok(());
+            }
+        }
+        self.push(pattern::compile(text, variables, true, arn_segments)?);
+        Ok(())
+    }
+
+    /// Whether `text` matches one of the patterns.
+    #[inline]
+    pub(crate) fn matches(&self, text: &str, resolver: &dyn pattern::Resolver) -> bool {
+        self.matches_packed(text.as_bytes())
+            || (!self.others.is_empty() && self.matches_others(text, resolver))
+    }
+
+    /// Whether `t` matches one of the simple patterns: a tight walk over the buffer
+    /// (evaluation's hot path).
+    #[inline(always)]
+    fn matches_packed(&self, t: &[u8]) -> bool {
+        let mut rest = self.packed.as_slice();
+        while let Some((&[kind, l0, l1], tail)) = rest.split_first_chunk::<3>() {
+            let Some((bytes, tail)) = tail.split_at_checked(usize::from(u16::from_le_bytes([l0, l1]))) else {
+                break;
+            };
+            let hit = match kind {
+                EXACT => same_bytes(bytes, t),
+                PREFIX => t.get(..bytes.len()).is_some_and(|head| same_bytes(bytes, head)),
+                _ => true,
+            };
+            if hit {
+                return true;
+            }
+            rest = tail;
+        }
+        false
+    }
+
+    #[inline(never)]
+    fn matches_others(&self, text: &str, resolver: &dyn pattern::Resolver) -> bool {
+        self.others.iter().any(|p| p.matches(text, resolver))
+    }
+}
+
+/// `a == b`, inline and eight bytes at a time: the values compared while evaluating are
+/// short, where a call to `memcmp` costs more than the comparison.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let word = |s: &[u8], i: usize| {
+        s.get(i..)
+            .and_then(<[u8]>::first_chunk::<8>)
+            .map(|w| u64::from_ne_bytes(*w))
+    };
+    let mut i = 0;
+    while i + 8 < n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // The last eight bytes (overlapping the words already compared).
+    word(a, n - 8) == word(b, n - 8)
+}
+
+/// Byte classes for classifying an action in one pass (bit flags, or-ed over its bytes).
+const ACTION_ODD: u8 = 1; // comma or ASCII whitespace: never a valid action
+const ACTION_COLON: u8 = 2;
+const ACTION_UPPER: u8 = 4;
+const ACTION_WILD: u8 = 8;
+const ACTION_NON_ASCII: u8 = 16;
+
+static ACTION_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        table[b] = match b as u8 {
+            b',' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => ACTION_ODD,
+            b':' => ACTION_COLON,
+            b'A'..=b'Z' => ACTION_UPPER,
+            b'*' | b'?' => ACTION_WILD,
+            0x80.. => ACTION_NON_ASCII,
+            _ => 0,
+        };
+        b += 1;
+    }
+    table
+};
 
 /// The Resource / NotResource element.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ResourceRule {
     /// No Resource element (trust policies): every resource.
     Any,
-    Resource(Vec<Pattern>),
-    NotResource(Vec<Pattern>),
+    Resource(PatternSet),
+    NotResource(PatternSet),
 }
 
 /// A compiled statement.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Statement {
-    pub(crate) sid: Option<String>,
+    /// The Sid: its byte range in the policy's `sids`.
+    pub(crate) sid: Option<[u32; 2]>,
     pub(crate) effect: Effect,
     pub(crate) principal: PrincipalRule,
     pub(crate) action: ActionRule,
@@ -224,7 +419,7 @@ pub(crate) struct ActionIndex {
 /// policy degrade towards a scan of that policy's actions, which is bounded by the policy's size.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct KeyedIds {
-    text: String,
+    text: Vec<u8>,
     /// Per distinct key: `[text start, text end, ids start, ids end]`.
     entries: Vec<[u32; 4]>,
     ids: Vec<u32>,
@@ -234,10 +429,10 @@ struct KeyedIds {
 }
 
 /// A fast, fixed hash of a short string (8 bytes per step).
-fn key_hash(key: &str) -> u64 {
+fn key_hash(key: &[u8]) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut h = key.len() as u64;
-    let mut chunks = key.as_bytes().chunks_exact(8);
+    let mut chunks = key.chunks_exact(8);
     for chunk in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(chunk);
@@ -253,52 +448,84 @@ fn key_hash(key: &str) -> u64 {
 }
 
 impl KeyedIds {
-    /// Builds the map from (key, statement) pairs listed in statement order.
-    fn build<K: AsRef<str>>(mut pairs: Vec<(K, u32)>) -> KeyedIds {
+    /// Builds the map from (key, statement) pairs listed in statement order (a statement that
+    /// lists a key twice is kept once). No sorting: each pair is hashed into the table once
+    /// (its entry found or made), then the statements are laid out by entry, in statement
+    /// order.
+    fn build<K>(pairs: &[(K, u32)], bytes: impl Fn(&K) -> &[u8]) -> KeyedIds {
         if pairs.is_empty() {
             return KeyedIds::default();
         }
-        // A statement lists a key at most once, so (key, statement) pairs are distinct and an
-        // unstable sort (no scratch allocation) keeps the statements of a key in order.
-        pairs.sort_unstable_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()).then(a.1.cmp(&b.1)));
-        let mut out = KeyedIds {
-            text: String::with_capacity(pairs.iter().map(|(k, _)| k.as_ref().len()).sum()),
-            entries: Vec::with_capacity(pairs.len()),
-            ids: Vec::with_capacity(pairs.len()),
-            slots: Vec::new(),
-        };
         let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        let mut last: Option<&str> = None;
-        for (key, id) in &pairs {
-            let key = key.as_ref();
-            if last != Some(key) {
-                let start = to_u32(out.text.len());
-                out.text.push_str(key);
-                let at = to_u32(out.ids.len());
-                out.entries.push([start, to_u32(out.text.len()), at, at]);
-                last = Some(key);
-            }
-            out.ids.push(*id);
-            if let Some(entry) = out.entries.last_mut() {
-                entry[3] = to_u32(out.ids.len());
-            }
-        }
-        let size = (out.entries.len() * 2).next_power_of_two();
-        out.slots = vec![0; size];
+        // At most `pairs.len()` distinct keys, so the table stays at most half full.
+        let size = (pairs.len() * 2).next_power_of_two();
         let mask = size - 1;
-        for n in 0..out.entries.len() {
-            let mut slot = key_hash(out.key(n)) as usize & mask;
-            while out.slots.get(slot).is_some_and(|&s| s != 0) {
-                slot = (slot + 1) & mask;
+        let mut out = KeyedIds {
+            text: Vec::with_capacity(pairs.iter().map(|(k, _)| bytes(k).len()).sum()),
+            entries: Vec::with_capacity(pairs.len()),
+            ids: Vec::new(),
+            slots: vec![0; size],
+        };
+        // The entry of each pair, for laying out the statements.
+        let mut entry_of: Vec<u32> = Vec::with_capacity(pairs.len());
+        for (key, id) in pairs {
+            let key = bytes(key);
+            let mut slot = key_hash(key) as usize & mask;
+            let entry = loop {
+                match out.slots.get(slot).copied() {
+                    Some(0) | None => {
+                        let n = out.entries.len();
+                        let start = to_u32(out.text.len());
+                        out.text.extend_from_slice(key);
+                        out.entries.push([start, to_u32(out.text.len()), 0, 0]);
+                        if let Some(s) = out.slots.get_mut(slot) {
+                            *s = to_u32(n + 1);
+                        }
+                        break n;
+                    }
+                    Some(s) => {
+                        let n = s as usize - 1;
+                        if same_bytes(out.key(n), key) {
+                            break n;
+                        }
+                        slot = (slot + 1) & mask;
+                    }
+                }
+            };
+            // Count the pair in `[2]` for now, and keep its statement in `[3]`: the pairs of
+            // an entry come in statement order, so a repeat is the entry's last statement.
+            let Some(e) = out.entries.get_mut(entry) else {
+                continue;
+            };
+            if e[2] > 0 && e[3] == *id {
+                entry_of.push(u32::MAX);
+                continue;
             }
-            if let Some(s) = out.slots.get_mut(slot) {
-                *s = to_u32(n + 1);
+            e[2] += 1;
+            e[3] = *id;
+            entry_of.push(to_u32(entry));
+        }
+        // Each entry's range of `ids`; `[3]` is the fill cursor, which ends at the range end.
+        let mut at = 0u32;
+        for e in &mut out.entries {
+            let count = e[2];
+            e[2] = at;
+            e[3] = at;
+            at += count;
+        }
+        out.ids = vec![0; at as usize];
+        for ((_, id), entry) in pairs.iter().zip(&entry_of) {
+            if let Some(e) = out.entries.get_mut(*entry as usize) {
+                if let Some(slot) = out.ids.get_mut(e[3] as usize) {
+                    *slot = *id;
+                }
+                e[3] += 1;
             }
         }
         out
     }
 
-    fn key(&self, n: usize) -> &str {
+    fn key(&self, n: usize) -> &[u8] {
         let [start, end, ..] = self.entries.get(n).copied().unwrap_or_default();
         self.text.get(start as usize..end as usize).unwrap_or_default()
     }
@@ -308,6 +535,7 @@ impl KeyedIds {
         if self.slots.is_empty() {
             return &[];
         }
+        let key = key.as_bytes();
         let mask = self.slots.len() - 1;
         let mut slot = key_hash(key) as usize & mask;
         // The table is at most half full, so the probe ends at an empty slot.
@@ -346,8 +574,11 @@ impl ActionIndex {
 pub struct Policy {
     pub(crate) kind: PolicyKind,
     pub(crate) id: Option<String>,
-    pub(crate) version: Option<String>,
+    /// `2012-10-17` or `2008-10-17`.
+    pub(crate) version: Option<&'static str>,
     pub(crate) statements: Vec<Statement>,
+    /// The Sids of the statements, one after the other.
+    sids: String,
     pub(crate) index: ActionIndex,
     warnings: Vec<PolicyWarning>,
 }
@@ -356,16 +587,18 @@ impl Policy {
     /// Parses and compiles a policy document given as JSON text: an object, or a JSON string
     /// that contains one.
     pub fn parse(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
-        let node = json::parse(text).map_err(|e| {
-            let (line, column) = json::line_col(text, e.offset);
-            PolicyError {
-                path: "$".to_string(),
-                line,
-                column,
-                message: e.message,
-            }
-        })?;
-        Policy::from_node(&node, text, "$", kind)
+        json::with_arena(|arena| {
+            let node = json::parse(text, arena).map_err(|e| {
+                let (line, column) = json::line_col(text, e.offset);
+                PolicyError {
+                    path: "$".to_string(),
+                    line,
+                    column,
+                    message: e.message,
+                }
+            })?;
+            Policy::from_node(&node, text, "$", kind)
+        })
     }
 
     /// Compiles a policy from a parsed JSON node of `text`; errors name paths under `base`.
@@ -377,22 +610,25 @@ impl Policy {
     ) -> Result<Policy, PolicyError> {
         if let Json::String(inner) = &node.value {
             let inner_base = format!("{base} (inside the policy string)");
-            let parsed = json::parse(inner).map_err(|e| {
-                let (line, column) = json::line_col(inner, e.offset);
-                PolicyError {
-                    path: inner_base.clone(),
-                    line,
-                    column,
-                    message: e.message,
-                }
-            })?;
-            return Policy::from_node(&parsed, inner, &inner_base, kind);
+            return json::with_arena(|arena| {
+                let parsed = json::parse(inner, arena).map_err(|e| {
+                    let (line, column) = json::line_col(inner, e.offset);
+                    PolicyError {
+                        path: inner_base.clone(),
+                        line,
+                        column,
+                        message: e.message,
+                    }
+                })?;
+                Policy::from_node(&parsed, inner, &inner_base, kind)
+            });
         }
         let mut c = Compiler {
             text,
             base,
             kind,
             variables: false,
+            sids: String::new(),
             warnings: Vec::new(),
         };
         c.policy(node)
@@ -405,7 +641,7 @@ impl Policy {
 
     /// The `Version` element, if any.
     pub fn version(&self) -> Option<&str> {
-        self.version.as_deref()
+        self.version
     }
 
     /// The `Id` element, if any.
@@ -425,7 +661,8 @@ impl Policy {
 
     /// The Sid of statement `idx`, if it has one.
     pub fn sid(&self, idx: usize) -> Option<&str> {
-        self.statements.get(idx).and_then(|s| s.sid.as_deref())
+        let [start, end] = self.statements.get(idx)?.sid?;
+        self.sids.get(start as usize..end as usize)
     }
 
     /// Likely mistakes found while compiling (`porteiro policy check` prints them).
@@ -448,13 +685,15 @@ struct Compiler<'t> {
     base: &'t str,
     kind: PolicyKind,
     variables: bool,
+    /// The Sids seen so far, one after the other (see [`Statement::sid`]).
+    sids: String,
     warnings: Vec<PolicyWarning>,
 }
 
 type Path<'a> = [Seg<'a>];
 
 /// Deepest path an error can name (`Statement[i].Condition.Op.Key[j]` is 6).
-const MAX_PATH: usize = 12;
+const MAX_PATH: usize = 8;
 
 /// A path one segment longer than its parent, on the stack (compiling allocates no paths).
 #[derive(Clone, Copy)]
@@ -556,6 +795,67 @@ const KNOWN_GLOBAL_KEYS: [&str; 46] = [
     "aws:AssumedRoot",
 ];
 
+/// `KNOWN_GLOBAL_KEYS` in lower case, in the same order.
+const KNOWN_GLOBAL_KEYS_LOWER: [&str; 46] = [
+    "aws:calledvia",
+    "aws:calledviafirst",
+    "aws:calledvialast",
+    "aws:currenttime",
+    "aws:epochtime",
+    "aws:federatedprovider",
+    "aws:multifactorauthage",
+    "aws:multifactorauthpresent",
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:principalisawsservice",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:principalservicename",
+    "aws:principalservicenameslist",
+    "aws:principaltype",
+    "aws:requestedregion",
+    "aws:resourceaccount",
+    "aws:resourceorgid",
+    "aws:resourceorgpaths",
+    "aws:securetransport",
+    "aws:sourceaccount",
+    "aws:sourcearn",
+    "aws:sourceidentity",
+    "aws:sourceip",
+    "aws:sourceorgid",
+    "aws:sourceorgpaths",
+    "aws:sourcevpc",
+    "aws:sourcevpce",
+    "aws:sourcevpcarn",
+    "aws:tagkeys",
+    "aws:tokenissuetime",
+    "aws:useragent",
+    "aws:userid",
+    "aws:username",
+    "aws:viaawsservice",
+    "aws:vpcsourceip",
+    "aws:ec2instancesourcevpc",
+    "aws:ec2instancesourceprivateipv4",
+    "aws:referer",
+    "aws:requesttag/",
+    "aws:resourcetag/",
+    "aws:principaltag/",
+    "aws:chatbotsourcearn",
+    "aws:sourceowner",
+    "aws:assumedroot",
+];
+
+/// The index in `KNOWN_GLOBAL_KEYS` of the global key `key` (any case) names exactly (not a
+/// tag prefix).
+fn global_key_index(key: &str) -> Option<usize> {
+    if !key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
+        return None;
+    }
+    KNOWN_GLOBAL_KEYS
+        .iter()
+        .position(|k| !k.ends_with('/') && k.eq_ignore_ascii_case(key))
+}
+
 /// Whether `key` (any case) is a documented global condition key.
 pub(crate) fn is_known_global_key(key: &str) -> bool {
     KNOWN_GLOBAL_KEYS.iter().any(|k| {
@@ -605,8 +905,8 @@ impl<'t> Compiler<'t> {
         let mut version = None;
         let mut id = None;
         let mut statement_node = None;
-        for m in members {
-            match m.key.as_ref() {
+        for m in members.iter() {
+            match m.key {
                 "Version" => {
                     let v = m.value.as_str().ok_or_else(|| {
                         self.error(
@@ -624,7 +924,11 @@ impl<'t> Compiler<'t> {
                             ),
                         ));
                     }
-                    version = Some(v.to_string());
+                    version = Some(if v == "2012-10-17" {
+                        "2012-10-17"
+                    } else {
+                        "2008-10-17"
+                    });
                 }
                 "Id" => {
                     id = Some(
@@ -646,7 +950,7 @@ impl<'t> Compiler<'t> {
                 }
             }
         }
-        self.variables = version.as_deref() == Some("2012-10-17");
+        self.variables = version == Some("2012-10-17");
         let statement_node = statement_node.ok_or_else(|| {
             self.error(
                 node.start,
@@ -676,7 +980,7 @@ impl<'t> Compiler<'t> {
                 ));
             }
         }
-        if let Some((i, first, sid)) = duplicate_sid(&statements) {
+        if let Some((i, first, sid)) = duplicate_sid(&statements, &self.sids) {
             return Err(self.error(
                 statement_node.start,
                 &[Seg::Key("Statement"), Seg::Index(i), Seg::Key("Sid")],
@@ -691,6 +995,7 @@ impl<'t> Compiler<'t> {
             id,
             version,
             statements,
+            sids: std::mem::take(&mut self.sids),
             index,
             warnings: std::mem::take(&mut self.warnings),
         })
@@ -721,8 +1026,8 @@ impl<'t> Compiler<'t> {
             "NotResource",
             "Condition",
         ];
-        for m in members {
-            let key = m.key.as_ref();
+        for m in members.iter() {
+            let key = m.key;
             let sub = child(path, Seg::Key(key));
             match key {
                 "Sid" => {
@@ -730,7 +1035,13 @@ impl<'t> Compiler<'t> {
                         .value
                         .as_str()
                         .ok_or_else(|| self.error(m.value.start, &sub, "`Sid` must be a string"))?;
-                    sid = Some(s.to_string());
+                    if self.sids.capacity() == 0 {
+                        // One allocation for all the Sids of a typical policy.
+                        self.sids.reserve(self.text.len() / 16 + 16);
+                    }
+                    let start = u32::try_from(self.sids.len()).unwrap_or(u32::MAX);
+                    self.sids.push_str(s);
+                    sid = Some([start, u32::try_from(self.sids.len()).unwrap_or(u32::MAX)]);
                 }
                 "Effect" => {
                     effect = Some(match m.value.as_str() {
@@ -927,62 +1238,76 @@ impl<'t> Compiler<'t> {
         }
     }
 
-    fn actions(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<Pattern>, PolicyError> {
+    fn actions(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<PatternSet, PolicyError> {
         let what = match path.last() {
             Some(Seg::Key(k)) => *k,
             _ => "Action",
         };
         let items = self.strings(node, path, what)?;
-        let mut out = Vec::with_capacity(items.len());
+        let mut out =
+            PatternSet::with_capacity(items.iter().map(|i| i.as_str().map_or(0, str::len) + 3).sum());
         for item in items {
             let (s, offset) = (item.as_str().unwrap_or_default(), item.start);
             // One pass over the bytes classifies the action.
-            let (mut odd, mut colon, mut upper, mut wild, mut ascii) = (false, false, false, false, true);
-            for b in s.bytes() {
-                match b {
-                    b',' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => odd = true,
-                    b':' => colon = true,
-                    b'A'..=b'Z' => upper = true,
-                    b'*' | b'?' => wild = true,
-                    0x80.. => ascii = false,
-                    _ => {}
-                }
-            }
-            if odd || (!ascii && s.chars().any(char::is_whitespace)) {
+            let class = s.bytes().fold(0u8, |c, b| c | ACTION_CLASS[usize::from(b)]);
+            if class & ACTION_ODD != 0
+                || (class & ACTION_NON_ASCII != 0 && s.chars().any(char::is_whitespace))
+            {
+                // Never matches a request action: not kept.
                 self.warn(offset, path, format!("action `{s}` contains a comma or whitespace and never matches: list actions as separate strings"));
-                // A pattern that can never match a request action.
-                out.push(Pattern::Exact("\u{0}".to_string()));
                 continue;
             }
-            if !colon && s != "*" {
+            if class & ACTION_COLON == 0 && s != "*" {
                 return Err(self.error(
                     offset,
                     path,
                     format!("`{s}` is not an action: write `service:Action` (such as `s3:GetObject`) or `*`"),
                 ));
             }
-            let lower = match (ascii, upper) {
-                (true, false) => s.to_owned(),
-                (true, true) => s.to_ascii_lowercase(),
-                (false, _) => s.to_lowercase(),
-            };
-            if !wild {
-                // A literal action (the common case): no pattern to parse.
+            if class & ACTION_NON_ASCII == 0 {
+                // ASCII (the common case): a literal, or a literal then one `*`, goes into the
+                // buffer and is lower-cased there.
+                let b = s.as_bytes();
+                let simple = if class & ACTION_WILD == 0 {
+                    Some((EXACT, b))
+                } else {
+                    match b.split_last() {
+                        Some((b'*', lit)) if !lit.iter().any(|&c| c == b'*' || c == b'?') => {
+                            Some(if lit.is_empty() { (ANY, lit) } else { (PREFIX, lit) })
+                        }
+                        _ => None,
+                    }
+                };
+                if let Some((kind, bytes)) = simple
+                    && let Some(at) = out.push_simple(kind, bytes)
+                {
+                    if class & ACTION_UPPER != 0
+                        && let Some(copy) = out.packed.get_mut(at..)
+                    {
+                        copy.make_ascii_lowercase();
+                    }
+                    continue;
+                }
+            }
+            let lower = lower_case(s);
+            if class & ACTION_WILD == 0 {
                 out.push(Pattern::Exact(lower));
                 continue;
             }
-            out.push(pattern::compile(&lower, false, true, false).map_err(|e| self.error(offset, path, e))?);
+            out.add(&lower, false, false)
+                .map_err(|e| self.error(offset, path, e))?;
         }
         Ok(out)
     }
 
-    fn resources(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<Pattern>, PolicyError> {
+    fn resources(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<PatternSet, PolicyError> {
         let what = match path.last() {
             Some(Seg::Key(k)) => *k,
             _ => "Resource",
         };
         let items = self.strings(node, path, what)?;
-        let mut out = Vec::with_capacity(items.len());
+        let mut out =
+            PatternSet::with_capacity(items.iter().map(|i| i.as_str().map_or(0, str::len) + 3).sum());
         for item in items {
             let (s, offset) = (item.as_str().unwrap_or_default(), item.start);
             if s != "*" && !s.starts_with("arn:") && !s.starts_with('*') {
@@ -1005,9 +1330,8 @@ impl<'t> Compiler<'t> {
                     format!("`{s}` uses a policy variable before the resource part of the ARN; AWS allows variables only after the fifth colon"),
                 );
             }
-            out.push(
-                pattern::compile(s, self.variables, true, true).map_err(|e| self.error(offset, path, e))?,
-            );
+            out.add(s, self.variables, true)
+                .map_err(|e| self.error(offset, path, e))?;
         }
         Ok(out)
     }
@@ -1024,7 +1348,7 @@ impl<'t> Compiler<'t> {
 
     fn principal(&mut self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<PrincipalEntry>, PolicyError> {
         match &node.value {
-            Json::String(s) if s == "*" => Ok(vec![PrincipalEntry::Everyone]),
+            Json::String(s) if *s == "*" => Ok(vec![PrincipalEntry::Everyone]),
             Json::String(s) => Err(self.error(
                 node.start,
                 path,
@@ -1032,12 +1356,12 @@ impl<'t> Compiler<'t> {
             )),
             Json::Object(members) => {
                 let mut entries = Vec::new();
-                for m in members {
-                    let sub = child(path, Seg::Key(m.key.as_ref()));
-                    let values = self.strings(&m.value, &sub, &m.key)?;
+                for m in members.iter() {
+                    let sub = child(path, Seg::Key(m.key));
+                    let values = self.strings(&m.value, &sub, m.key)?;
                     for item in values {
                         let (v, offset) = (item.as_str().unwrap_or_default(), item.start);
-                        let entry = match m.key.as_ref() {
+                        let entry = match m.key {
                             "AWS" => self.aws_principal(v, offset, &sub)?,
                             "Service" => PrincipalEntry::Service(v.to_string()),
                             "Federated" => PrincipalEntry::Federated(v.to_string()),
@@ -1103,9 +1427,9 @@ impl<'t> Compiler<'t> {
             })
             .sum();
         let mut out = Vec::with_capacity(keys);
-        for op_member in ops {
-            let op_path = child(path, Seg::Key(op_member.key.as_ref()));
-            let op = condition::parse_operator(&op_member.key)
+        for op_member in ops.iter() {
+            let op_path = child(path, Seg::Key(op_member.key));
+            let op = condition::parse_operator(op_member.key)
                 .map_err(|e| self.error(op_member.key_start, &op_path, e))?;
             let Json::Object(keys) = &op_member.value.value else {
                 return Err(self.error(
@@ -1118,9 +1442,9 @@ impl<'t> Compiler<'t> {
                     ),
                 ));
             };
-            for key_member in keys {
-                let key_path = child(&op_path, Seg::Key(key_member.key.as_ref()));
-                let key = key_member.key.as_ref();
+            for key_member in keys.iter() {
+                let key_path = child(&op_path, Seg::Key(key_member.key));
+                let key = key_member.key;
                 if key.len() > 4
                     && key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
                     && !is_known_global_key(key)
@@ -1138,7 +1462,7 @@ impl<'t> Compiler<'t> {
                 }
                 let raw = self.condition_values(&key_member.value, &key_path)?;
                 if op.base.allows_variables() {
-                    for v in &raw {
+                    for v in raw.iter() {
                         self.check_variables(v, key_member.value.start, &key_path);
                     }
                 }
@@ -1151,10 +1475,25 @@ impl<'t> Compiler<'t> {
                         "`Null` cannot be used with `ForAnyValue` or `ForAllValues`",
                     ));
                 }
+                // A documented global key borrows its names from the tables (no copies).
+                let (key_lower, key_text) = match global_key_index(key) {
+                    Some(i) => {
+                        let canonical = KNOWN_GLOBAL_KEYS.get(i).copied().unwrap_or_default();
+                        (
+                            Cow::Borrowed(KNOWN_GLOBAL_KEYS_LOWER.get(i).copied().unwrap_or_default()),
+                            if canonical == key {
+                                Cow::Borrowed(canonical)
+                            } else {
+                                Cow::Owned(key.to_string())
+                            },
+                        )
+                    }
+                    None => (Cow::Owned(lower_case(key)), Cow::Owned(key.to_string())),
+                };
                 out.push(Condition {
                     op: op.clone(),
-                    key: lower_case(key),
-                    key_text: key.to_string(),
+                    key: key_lower,
+                    key_text,
                     values,
                     raw,
                 });
@@ -1163,23 +1502,27 @@ impl<'t> Compiler<'t> {
         Ok(out)
     }
 
-    fn condition_values(&self, node: &Node<'_>, path: &Path<'_>) -> Result<Vec<String>, PolicyError> {
-        let scalar = |n: &Node<'_>, path: &Path<'_>| -> Result<String, PolicyError> {
-            match &n.value {
-                Json::String(s) => Ok(s.to_string()),
-                Json::Number(s) => Ok((*s).to_string()),
-                Json::Bool(b) => Ok(b.to_string()),
-                other => Err(self.error(
-                    n.start,
-                    path,
-                    format!(
-                        "condition values must be strings, numbers or booleans, found {}",
-                        other.type_name()
-                    ),
-                )),
+    fn condition_values(&self, node: &Node<'_>, path: &Path<'_>) -> Result<condition::Strs, PolicyError> {
+        // The text of a value (a number as written, a boolean as `true` / `false`).
+        fn scalar<'a>(n: &Node<'a>) -> Option<&'a str> {
+            match n.value {
+                Json::String(s) | Json::Number(s) => Some(s),
+                Json::Bool(true) => Some("true"),
+                Json::Bool(false) => Some("false"),
+                _ => None,
             }
+        }
+        let not_scalar = |n: &Node<'_>, path: &Path<'_>| {
+            self.error(
+                n.start,
+                path,
+                format!(
+                    "condition values must be strings, numbers or booleans, found {}",
+                    n.value.type_name()
+                ),
+            )
         };
-        match &node.value {
+        match node.value {
             Json::Array(items) => {
                 if items.is_empty() {
                     return Err(self.error(
@@ -1188,42 +1531,47 @@ impl<'t> Compiler<'t> {
                         "the condition has an empty list of values: give at least one value",
                     ));
                 }
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| {
-                        let sub = child(path, Seg::Index(i));
-                        scalar(item, &sub)
-                    })
-                    .collect()
+                if let Some((i, item)) = items.iter().enumerate().find(|(_, item)| scalar(item).is_none()) {
+                    return Err(not_scalar(item, &child(path, Seg::Index(i))));
+                }
+                Ok(condition::Strs::new(
+                    items.iter().map(|item| scalar(item).unwrap_or_default()),
+                ))
             }
-            _ => Ok(vec![scalar(node, path)?]),
+            _ => match scalar(node) {
+                Some(v) => Ok(condition::Strs::new([v].into_iter())),
+                None => Err(not_scalar(node, path)),
+            },
         }
     }
 }
 
 /// The first statement whose Sid an earlier statement already has: (its index, the earlier
 /// index, the Sid).
-fn duplicate_sid(statements: &[Statement]) -> Option<(usize, usize, &str)> {
+fn duplicate_sid<'s>(statements: &[Statement], sids: &'s str) -> Option<(usize, usize, &'s str)> {
+    let sid_of = |s: &Statement| {
+        s.sid
+            .and_then(|[start, end]| sids.get(start as usize..end as usize))
+    };
     if statements.len() <= 64 {
         // Small policies: a quadratic scan allocates nothing and beats hashing.
         for (i, s) in statements.iter().enumerate() {
-            let Some(sid) = s.sid.as_deref() else { continue };
+            let Some(sid) = sid_of(s) else { continue };
             if let Some(first) = statements
                 .get(..i)
                 .unwrap_or_default()
                 .iter()
-                .rposition(|t| t.sid.as_deref() == Some(sid))
+                .rposition(|t| sid_of(t) == Some(sid))
             {
                 return Some((i, first, sid));
             }
         }
         return None;
     }
-    let mut sids: HashMap<&str, usize> = HashMap::with_capacity(statements.len());
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(statements.len());
     for (i, s) in statements.iter().enumerate() {
-        if let Some(sid) = s.sid.as_deref()
-            && let Some(first) = sids.insert(sid, i)
+        if let Some(sid) = sid_of(s)
+            && let Some(first) = seen.insert(sid, i)
         {
             return Some((i, first, sid));
         }
@@ -1262,39 +1610,47 @@ fn unknown_element(name: &str, known: &[&str]) -> String {
 }
 
 fn build_index(statements: &[Statement]) -> ActionIndex {
-    let patterns: usize = statements
-        .iter()
-        .map(|s| match &s.action {
-            ActionRule::Action(p) => p.len(),
-            ActionRule::NotAction(_) => 0,
-        })
-        .sum();
+    let mut literals = 0usize;
     let mut always = Vec::new();
-    let mut exact: Vec<(&str, u32)> = Vec::with_capacity(patterns);
-    let mut service: Vec<(Cow<'_, str>, u32)> = Vec::with_capacity(patterns);
+    for (i, s) in statements.iter().enumerate() {
+        match &s.action {
+            ActionRule::Action(a) => literals += a.packed().count() + a.others.len(),
+            ActionRule::NotAction(_) => always.push(u32::try_from(i).unwrap_or(u32::MAX)),
+        }
+    }
+    let mut exact: Vec<(&[u8], u32)> = Vec::with_capacity(literals);
+    let mut service: Vec<(Cow<'_, [u8]>, u32)> = Vec::with_capacity(literals);
     for (i, s) in statements.iter().enumerate() {
         let i = u32::try_from(i).unwrap_or(u32::MAX);
-        let patterns = match &s.action {
-            ActionRule::NotAction(_) => {
-                always.push(i);
-                continue;
-            }
-            ActionRule::Action(p) => p,
+        let ActionRule::Action(actions) = &s.action else {
+            continue;
         };
         // This statement's entries are the tails of `exact` and `service` from here.
-        let (exact_start, service_start) = (exact.len(), service.len());
+        let service_start = service.len();
         // Any pattern whose service part is not literal makes the statement "always".
         let mut is_always = false;
-        for p in patterns {
-            let svc = match p {
-                Pattern::Exact(a) => {
-                    exact.push((a.as_str(), i));
-                    continue;
-                }
-                Pattern::Prefix(prefix) => prefix.split_once(':').map(|(svc, _)| Cow::Borrowed(svc)),
-                // Wildcards: find the literal service part, if any.
-                _ => service_of(p).map(Cow::Owned),
-            };
+        let packed = actions.packed().map(|p| match p {
+            Simple::Exact(_) => None,
+            Simple::Prefix(prefix) => Some(
+                prefix
+                    .split(|&b| b == b':')
+                    .next()
+                    .filter(|svc| svc.len() < prefix.len())
+                    .map(Cow::Borrowed),
+            ),
+            Simple::Any => Some(None),
+        });
+        let others = actions.others.iter().map(|p| match p {
+            Pattern::Exact(_) => None,
+            Pattern::Prefix(prefix) => Some(
+                prefix
+                    .split_once(':')
+                    .map(|(svc, _)| Cow::Borrowed(svc.as_bytes())),
+            ),
+            // Wildcards: find the literal service part, if any.
+            _ => Some(service_of(p).map(|s| Cow::Owned(s.into_bytes()))),
+        });
+        for svc in packed.chain(others).flatten() {
             match svc {
                 Some(svc) => {
                     if !service
@@ -1310,33 +1666,33 @@ fn build_index(statements: &[Statement]) -> ActionIndex {
             }
         }
         if is_always {
-            exact.truncate(exact_start);
             service.truncate(service_start);
             always.push(i);
             continue;
         }
-        // Keep each literal action once, and only when no wildcard of its service covers it.
+        // Keep the literal actions that no wildcard of their service covers (a repeat within
+        // the statement is dropped by `KeyedIds::build`).
         let services = service.get(service_start..).unwrap_or_default();
-        let mut kept = exact_start;
-        for j in exact_start..exact.len() {
-            let Some(&(a, _)) = exact.get(j) else { break };
-            let svc = a.split_once(':').map_or(a, |(s, _)| s);
-            let seen = exact
-                .get(exact_start..kept)
-                .unwrap_or_default()
-                .iter()
-                .any(|(b, _)| *b == a);
-            if seen || services.iter().any(|(w, _)| w == svc) {
+        let packed = actions.packed().filter_map(|p| match p {
+            Simple::Exact(a) => Some(a),
+            _ => None,
+        });
+        let long = actions.others.iter().filter_map(|p| match p {
+            Pattern::Exact(a) => Some(a.as_bytes()),
+            _ => None,
+        });
+        for a in packed.chain(long) {
+            let svc = a.split(|&b| b == b':').next().unwrap_or(a);
+            if services.iter().any(|(w, _)| same_bytes(w, svc)) {
                 continue;
             }
-            exact.swap(kept, j);
-            kept += 1;
+            exact.push((a, i));
         }
-        exact.truncate(kept);
     }
+    always.sort_unstable();
     ActionIndex {
-        exact: KeyedIds::build(exact),
-        service: KeyedIds::build(service),
+        exact: KeyedIds::build(&exact, |k| k),
+        service: KeyedIds::build(&service, |k| k.as_ref()),
         always,
     }
 }

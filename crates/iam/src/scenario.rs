@@ -211,7 +211,15 @@ impl Scenario {
 
 /// Parses a scenario file: one scenario object or an array of them.
 pub fn parse_file(text: &str, options: &crate::Options) -> Result<Vec<Scenario>, ScenarioError> {
-    let root = json::parse(text).map_err(|e| {
+    json::with_arena(|arena| parse_file_in(text, options, arena))
+}
+
+fn parse_file_in(
+    text: &str,
+    options: &crate::Options,
+    arena: &bumpalo::Bump,
+) -> Result<Vec<Scenario>, ScenarioError> {
+    let root = json::parse(text, arena).map_err(|e| {
         let (line, column) = json::line_col(text, e.offset);
         ScenarioError {
             path: "$".to_string(),
@@ -295,9 +303,9 @@ impl Parser<'_> {
                 format!("expected an object, found {}", node.value.type_name()),
             ));
         };
-        for m in members {
-            if !allowed.contains(&m.key.as_ref()) {
-                let hint = match crate::suggest::closest(&m.key, allowed.iter().copied()) {
+        for m in members.iter() {
+            if !allowed.contains(&m.key) {
+                let hint = match crate::suggest::closest(m.key, allowed.iter().copied()) {
                     Some(s) => format!(": did you mean `{s}`?"),
                     None => format!(": expected one of {}", allowed.join(", ")),
                 };
@@ -390,7 +398,7 @@ impl Parser<'_> {
             ));
         };
         let mut ctx = Context::new();
-        for m in members {
+        for m in members.iter() {
             let kpath = format!("{path}[\"{}\"]", m.key);
             let scalar = |n: &Node<'_>| -> Result<String, ScenarioError> {
                 match &n.value {
@@ -411,7 +419,7 @@ impl Parser<'_> {
                 Json::Array(items) => Value::Multi(items.iter().map(scalar).collect::<Result<_, _>>()?),
                 _ => Value::Single(scalar(&m.value)?),
             };
-            ctx.insert(&m.key, value);
+            ctx.insert(m.key, value);
         }
         Ok(ctx)
     }
@@ -528,7 +536,7 @@ impl Parser<'_> {
                 ],
             )? {
                 let mpath = format!("{ppath}.{}", m.key);
-                match m.key.as_ref() {
+                match m.key {
                     "identity" => {
                         let Json::Array(items) = &m.value.value else {
                             return Err(self.err(
