@@ -20,6 +20,9 @@ use crate::rules::{self, Invalid, JitAsk, StartFacts, Unmet};
 use crate::store::{AuditFilter, Batch, Store, StoreError, StoreExt};
 use crate::vault::{Secret, Vault, VaultError, random_bytes};
 
+mod console_access;
+pub use console_access::{ConsoleSignIn, ConsoleSignInMethod};
+
 /// How long an API token lives.
 pub const TOKEN_SECONDS: i64 = 12 * 3600;
 /// How long after a session's credentials expire its revocation policy is kept (clock skew).
