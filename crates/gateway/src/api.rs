@@ -1,0 +1,1 @@
+//! The API gateway for JIT sessions (see `docs/gateway.md`).
