@@ -41,6 +41,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use porteiro_manager::gateway::SessionObserver;
 use porteiro_manager::manager::{ConsoleSignIn, ConsoleSignInMethod, SessionView};
 use porteiro_manager::model::{SessionKind, SessionStatus};
 use porteiro_manager::{Actor, Manager};
@@ -84,32 +85,36 @@ pub enum ConsoleError {
     /// The manager refused (the session ended, the vault failed).
     #[error("{0}")]
     Manager(#[from] porteiro_manager::Error),
-    /// TLS could not be set up.
-    #[error("cannot set up TLS for the console gateway's client: {0}")]
-    Tls(String),
+    /// No random source, or no TLS roots for an HTTPS endpoint.
+    #[error("{0}")]
+    Setup(String),
 }
 
-type Client = hyper_util::client::legacy::Client<
+type HttpClient =
+    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+type HttpsClient = hyper_util::client::legacy::Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
     Full<Bytes>,
 >;
 
-fn new_client() -> Result<Client, ConsoleError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_native_roots(provider.clone()) {
-        Ok(b) => b,
-        // No system roots (a minimal container): plain HTTP still works; HTTPS fails to verify.
-        Err(_) => {
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| ConsoleError::Tls(e.to_string()))?
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth();
-            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)
-        }
-    };
-    let connector = builder.https_or_http().enable_http1().build();
-    Ok(hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector))
+/// Plain HTTP for embedded clouds; HTTPS (rustls, the system's roots) for AWS and TLS
+/// endpoints, when the system has root certificates.
+struct Clients {
+    http: HttpClient,
+    https: Option<HttpsClient>,
+}
+
+fn new_clients() -> Clients {
+    let executor = hyper_util::rt::TokioExecutor::new();
+    let http = hyper_util::client::legacy::Client::builder(executor.clone()).build_http();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .ok()
+        .map(|b| {
+            hyper_util::client::legacy::Client::builder(executor)
+                .build(b.https_or_http().enable_http1().build())
+        });
+    Clients { http, https }
 }
 
 /// A one-time launch URL, before it is used.
@@ -211,9 +216,11 @@ struct State {
 /// The console gateway.
 pub struct ConsoleGateway {
     manager: Arc<Manager>,
-    recorder: Arc<Recorder>,
-    client: Client,
+    recorder: Recorder,
+    clients: Clients,
     state: Mutex<State>,
+    /// Itself, for the tasks the session observer spawns.
+    me: std::sync::OnceLock<std::sync::Weak<ConsoleGateway>>,
 }
 
 impl std::fmt::Debug for ConsoleGateway {
@@ -231,7 +238,8 @@ struct Upstream {
 
 fn random_hex() -> Result<String, ConsoleError> {
     let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| ConsoleError::Tls(format!("no random source: {e}")))?;
+    getrandom::fill(&mut b)
+        .map_err(|e| ConsoleError::Setup(format!("the operating system gave no random bytes: {e}")))?;
     Ok(hex(&b))
 }
 
@@ -243,16 +251,13 @@ fn digest(text: &str) -> String {
     hex(&sha2::Sha256::digest(text.as_bytes()))
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// A session id as the manager makes them (`ps-` and hex); anything else is refused early.
 fn valid_session_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The value of a cookie, every one of that name (a browser may send several).
@@ -306,7 +311,10 @@ fn form_fields(body: &[u8]) -> Vec<(String, String)> {
         .filter(|kv| !kv.is_empty())
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
+            (
+                percent_decode(&k.replace('+', " ")),
+                percent_decode(&v.replace('+', " ")),
+            )
         })
         .collect()
 }
@@ -337,8 +345,10 @@ fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Full<By
         json!({"error": {"code": code, "message": message}}).to_string(),
     )));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r.headers_mut()
         .insert(hyper::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
@@ -348,9 +358,14 @@ fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Full<By
 fn end_reason(s: &SessionView, now: i64) -> Option<(String, i64)> {
     match s.status {
         SessionStatus::Active if now < s.expires_at => None,
-        SessionStatus::Active | SessionStatus::Expired => Some(("expired".into(), s.ended_at.unwrap_or(s.expires_at))),
+        SessionStatus::Active | SessionStatus::Expired => {
+            Some(("expired".into(), s.ended_at.unwrap_or(s.expires_at)))
+        }
         SessionStatus::Dropped => Some((
-            format!("dropped by {}", s.ended_by.as_deref().unwrap_or("an administrator")),
+            format!(
+                "dropped by {}",
+                s.ended_by.as_deref().unwrap_or("an administrator")
+            ),
             s.ended_at.unwrap_or(now),
         )),
     }
@@ -358,13 +373,16 @@ fn end_reason(s: &SessionView, now: i64) -> Option<(String, i64)> {
 
 impl ConsoleGateway {
     /// A console gateway over the manager, recording through `recorder`.
-    pub fn new(manager: Arc<Manager>, recorder: Arc<Recorder>) -> Result<Arc<ConsoleGateway>, ConsoleError> {
-        Ok(Arc::new(ConsoleGateway {
+    pub fn new(manager: Arc<Manager>, recorder: Recorder) -> Arc<ConsoleGateway> {
+        let gw = Arc::new(ConsoleGateway {
             manager,
             recorder,
-            client: new_client()?,
+            clients: new_clients(),
             state: Mutex::new(State::default()),
-        }))
+            me: std::sync::OnceLock::new(),
+        });
+        let _ = gw.me.set(Arc::downgrade(&gw));
+        gw
     }
 
     /// Whether this gateway serves a request: `/sessions/…`, and the launch endpoint
@@ -378,7 +396,7 @@ impl ConsoleGateway {
     }
 
     fn record(&self, session_id: &str, kind: EventKind) {
-        self.recorder.append(session_id, now_ms(), kind);
+        self.recorder.append(session_id, kind);
     }
 
     fn note(&self, session_id: &str, text: String) {
@@ -409,7 +427,11 @@ impl ConsoleGateway {
         // The browser must hold the cookie of this very session.
         let user_id = {
             let Ok(state) = self.state.lock() else {
-                return pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", "the gateway's state is poisoned: restart Porteiro");
+                return pages::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal error",
+                    "the gateway's state is poisoned: restart Porteiro",
+                );
             };
             cookies(req.headers(), COOKIE)
                 .filter_map(|c| state.browsers.get(&digest(c)))
@@ -436,7 +458,11 @@ impl ConsoleGateway {
         let session = match self.manager.session_for_gateway(id) {
             Ok(s) if s.user_id == user_id => s,
             Ok(_) => {
-                return pages::error(StatusCode::FORBIDDEN, "Not your session", "This session belongs to another Porteiro user.");
+                return pages::error(
+                    StatusCode::FORBIDDEN,
+                    "Not your session",
+                    "This session belongs to another Porteiro user.",
+                );
             }
             Err(e) => return pages::error(StatusCode::NOT_FOUND, "No such session", &e.to_string()),
         };
@@ -450,7 +476,13 @@ impl ConsoleGateway {
             Some(l) => l,
             None => match self.open(id).await {
                 Ok(l) => l,
-                Err(e) => return pages::error(StatusCode::BAD_GATEWAY, "The console could not be opened", &e.to_string()),
+                Err(e) => {
+                    return pages::error(
+                        StatusCode::BAD_GATEWAY,
+                        "The console could not be opened",
+                        &e.to_string(),
+                    );
+                }
             },
         };
         match &live.target {
@@ -489,7 +521,13 @@ impl ConsoleGateway {
         };
         let session = match self.manager.session_for_gateway(id) {
             Ok(s) => s,
-            Err(_) => return json_error(StatusCode::NOT_FOUND, "not_found", &format!("session {id} does not exist")),
+            Err(_) => {
+                return json_error(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    &format!("session {id} does not exist"),
+                );
+            }
         };
         if session.user_id != actor.user_id {
             return json_error(
@@ -554,14 +592,26 @@ impl ConsoleGateway {
         };
         let session = match self.manager.session_for_gateway(id) {
             Ok(s) if s.user_id == launch.user_id => s,
-            _ => return pages::error(StatusCode::FORBIDDEN, "Not your session", "This session belongs to another Porteiro user."),
+            _ => {
+                return pages::error(
+                    StatusCode::FORBIDDEN,
+                    "Not your session",
+                    "This session belongs to another Porteiro user.",
+                );
+            }
         };
         if let Some((reason, at)) = end_reason(&session, now) {
             return pages::disconnected(id, &reason, at);
         }
         let cookie = match random_hex() {
             Ok(c) => c,
-            Err(e) => return pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", &e.to_string()),
+            Err(e) => {
+                return pages::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal error",
+                    &e.to_string(),
+                );
+            }
         };
         if let Ok(mut state) = self.state.lock() {
             state.browsers.insert(
@@ -575,7 +625,11 @@ impl ConsoleGateway {
         if self.live(id).is_none()
             && let Err(e) = self.open(id).await
         {
-            return pages::error(StatusCode::BAD_GATEWAY, "The console could not be opened", &e.to_string());
+            return pages::error(
+                StatusCode::BAD_GATEWAY,
+                "The console could not be opened",
+                &e.to_string(),
+            );
         }
         let mut resp = pages::launching(&format!("/sessions/{id}/console/"));
         let max_age = (session.expires_at - now).max(0);
@@ -652,8 +706,23 @@ impl ConsoleGateway {
             req.uri().authority().map(|a| a.as_str()).unwrap_or(""),
             req.uri().path()
         );
-        let unreachable = |why: String| ConsoleError::Unreachable { url: url.clone(), why };
-        let resp = tokio::time::timeout(UPSTREAM_TIMEOUT, self.client.request(req))
+        let unreachable = |why: String| ConsoleError::Unreachable {
+            url: url.clone(),
+            why,
+        };
+        let pending = if req.uri().scheme_str() == Some("https") {
+            match &self.clients.https {
+                Some(c) => c.request(req),
+                None => {
+                    return Err(ConsoleError::Setup(format!(
+                        "cannot reach {url}: this system has no root certificates for HTTPS (install ca-certificates)"
+                    )));
+                }
+            }
+        } else {
+            self.clients.http.request(req)
+        };
+        let resp = tokio::time::timeout(UPSTREAM_TIMEOUT, pending)
             .await
             .map_err(|_| unreachable("no answer within 30 s".into()))?
             .map_err(|e| unreachable(e.to_string()))?;
@@ -715,11 +784,18 @@ impl ConsoleGateway {
         match &info.method {
             ConsoleSignInMethod::Password { user_name, password } => {
                 let page = self
-                    .send(Self::upstream_request(live, Method::GET, "/signin", None, Bytes::new())?)
+                    .send(Self::upstream_request(
+                        live,
+                        Method::GET,
+                        "/signin",
+                        None,
+                        Bytes::new(),
+                    )?)
                     .await?;
                 live.store_cookies(&page.headers);
-                let csrf = hidden_csrf(&String::from_utf8_lossy(&page.body), None)
-                    .ok_or_else(|| refused(format!("its sign-in page (status {}) has no form", page.status)))?;
+                let csrf = hidden_csrf(&String::from_utf8_lossy(&page.body), None).ok_or_else(|| {
+                    refused(format!("its sign-in page (status {}) has no form", page.status))
+                })?;
                 let body = form_body(&[
                     ("csrf", &csrf),
                     ("account", &info.aws_account_id),
@@ -727,7 +803,13 @@ impl ConsoleGateway {
                     ("password", password.expose()),
                 ]);
                 let resp = self
-                    .send(Self::upstream_request(live, Method::POST, "/signin", Some(form), Bytes::from(body))?)
+                    .send(Self::upstream_request(
+                        live,
+                        Method::POST,
+                        "/signin",
+                        Some(form),
+                        Bytes::from(body),
+                    )?)
                     .await?;
                 live.store_cookies(&resp.headers);
                 if !resp.status.is_redirection() {
@@ -763,13 +845,22 @@ impl ConsoleGateway {
                 );
                 let path = url.strip_prefix(base.as_str()).unwrap_or(&url).to_string();
                 let resp = self
-                    .send(Self::upstream_request(live, Method::GET, &path, None, Bytes::new())?)
+                    .send(Self::upstream_request(
+                        live,
+                        Method::GET,
+                        &path,
+                        None,
+                        Bytes::new(),
+                    )?)
                     .await?;
                 let token = aws::parse_signin_token(&resp.body).ok_or_else(|| {
                     refused(format!(
                         "getSigninToken answered {}: {}",
                         resp.status,
-                        String::from_utf8_lossy(&resp.body).chars().take(300).collect::<String>()
+                        String::from_utf8_lossy(&resp.body)
+                            .chars()
+                            .take(300)
+                            .collect::<String>()
                     ))
                 })?;
                 live.add_secret(&token);
@@ -777,7 +868,13 @@ impl ConsoleGateway {
                 let login = aws::login_url(&federation, &issuer, "/console/", &token);
                 let path = login.strip_prefix(base.as_str()).unwrap_or(&login).to_string();
                 let resp = self
-                    .send(Self::upstream_request(live, Method::GET, &path, None, Bytes::new())?)
+                    .send(Self::upstream_request(
+                        live,
+                        Method::GET,
+                        &path,
+                        None,
+                        Bytes::new(),
+                    )?)
                     .await?;
                 live.store_cookies(&resp.headers);
                 if !resp.status.is_redirection() {
@@ -796,19 +893,37 @@ impl ConsoleGateway {
     }
 
     /// Forwards one browser request to the cloud console and records the exchange.
-    async fn proxied(&self, live: &Arc<Live>, session: &SessionView, sub: &str, req: Request<Bytes>) -> Response<Full<Bytes>> {
+    async fn proxied(
+        &self,
+        live: &Arc<Live>,
+        session: &SessionView,
+        sub: &str,
+        req: Request<Bytes>,
+    ) -> Response<Full<Bytes>> {
         let id = session.id.as_str();
         let Target::Proxied { rewriter, .. } = &live.target else {
-            return pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", "not a proxied console");
+            return pages::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal error",
+                "not a proxied console",
+            );
         };
         // `/sessions/ID/signin`: the console's "sign in again": Porteiro signs in again.
         if sub == "signin" || sub.starts_with("signin/") {
             return match self.manager.console_sign_in(id) {
                 Ok(info) => match self.sign_in(live, &info).await {
                     Ok(()) => pages::redirect(StatusCode::SEE_OTHER, &format!("/sessions/{id}/console/")),
-                    Err(e) => pages::error(StatusCode::BAD_GATEWAY, "The console could not be opened", &e.to_string()),
+                    Err(e) => pages::error(
+                        StatusCode::BAD_GATEWAY,
+                        "The console could not be opened",
+                        &e.to_string(),
+                    ),
                 },
-                Err(e) => pages::error(StatusCode::CONFLICT, "The console could not be opened", &e.to_string()),
+                Err(e) => pages::error(
+                    StatusCode::CONFLICT,
+                    "The console could not be opened",
+                    &e.to_string(),
+                ),
             };
         }
         if !(sub == "console" || sub.starts_with("console/")) {
@@ -854,13 +969,29 @@ impl ConsoleGateway {
                 )]
             }
         });
-        let mut upstream = match Self::upstream_request(live, parts.method.clone(), &path_and_query, content_type.as_deref(), body) {
+        let mut upstream = match Self::upstream_request(
+            live,
+            parts.method.clone(),
+            &path_and_query,
+            content_type.as_deref(),
+            body,
+        ) {
             Ok(r) => r,
-            Err(e) => return pages::error(StatusCode::BAD_GATEWAY, "The console could not be reached", &e.to_string()),
+            Err(e) => {
+                return pages::error(
+                    StatusCode::BAD_GATEWAY,
+                    "The console could not be reached",
+                    &e.to_string(),
+                );
+            }
         };
         {
             let h = upstream.headers_mut();
-            for name in [hyper::header::ACCEPT, hyper::header::ACCEPT_LANGUAGE, hyper::header::USER_AGENT] {
+            for name in [
+                hyper::header::ACCEPT,
+                hyper::header::ACCEPT_LANGUAGE,
+                hyper::header::USER_AGENT,
+            ] {
                 if let Some(v) = parts.headers.get(&name) {
                     h.insert(name, v.clone());
                 }
@@ -875,7 +1006,13 @@ impl ConsoleGateway {
         }
         let resp = match self.send(upstream).await {
             Ok(r) => r,
-            Err(e) => return pages::error(StatusCode::BAD_GATEWAY, "The console could not be reached", &e.to_string()),
+            Err(e) => {
+                return pages::error(
+                    StatusCode::BAD_GATEWAY,
+                    "The console could not be reached",
+                    &e.to_string(),
+                );
+            }
         };
         live.store_cookies(&resp.headers);
         let signed_out = parts.method == Method::POST && upstream_path == "/console/logout";
@@ -893,7 +1030,11 @@ impl ConsoleGateway {
             }
             out_headers.append(name.clone(), value.clone());
         }
-        if let Some(loc) = resp.headers.get(hyper::header::LOCATION).and_then(|v| v.to_str().ok()) {
+        if let Some(loc) = resp
+            .headers
+            .get(hyper::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+        {
             let mut new = rewriter.location(loc);
             if let Some(s) = live.scrub(&new) {
                 new = s;
@@ -902,7 +1043,11 @@ impl ConsoleGateway {
                 out_headers.insert(hyper::header::LOCATION, v);
             }
         }
-        let (body, html) = if is_html || upstream_type.starts_with("text/") || upstream_type.contains("json") || upstream_type.contains("javascript") {
+        let (body, html) = if is_html
+            || upstream_type.starts_with("text/")
+            || upstream_type.contains("json")
+            || upstream_type.contains("javascript")
+        {
             let text = String::from_utf8_lossy(&resp.body).into_owned();
             let text = if is_html { rewriter.html(&text) } else { text };
             let text = live.scrub(&text).unwrap_or(text);
@@ -914,15 +1059,27 @@ impl ConsoleGateway {
         let (status, body, html, mut out_headers) = if signed_out {
             let page = pages::signed_out(id, &format!("/sessions/{id}/signin"), session.expires_at);
             let mut headers = HeaderMap::new();
-            headers.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-            (StatusCode::OK, Bytes::from(page.clone()), Some(Html::new(page)), headers)
+            headers.insert(
+                hyper::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            (
+                StatusCode::OK,
+                Bytes::from(page.clone()),
+                Some(Html::new(page)),
+                headers,
+            )
         } else {
             (resp.status, body, html, out_headers)
         };
         let keep = |h: &HeaderMap, names: &[HeaderName]| -> Vec<(String, String)> {
             names
                 .iter()
-                .filter_map(|n| h.get(n).and_then(|v| v.to_str().ok()).map(|v| (n.to_string(), v.to_string())))
+                .filter_map(|n| {
+                    h.get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .map(|v| (n.to_string(), v.to_string()))
+                })
                 .collect()
         };
         self.record(
@@ -933,8 +1090,14 @@ impl ConsoleGateway {
                 query: parts.uri.query().map(str::to_string),
                 status: status.as_u16(),
                 duration_ms: started.elapsed().as_millis() as u64,
-                request_headers: keep(&parts.headers, &[hyper::header::CONTENT_TYPE, hyper::header::USER_AGENT]),
-                response_headers: keep(&out_headers, &[hyper::header::CONTENT_TYPE, hyper::header::LOCATION]),
+                request_headers: keep(
+                    &parts.headers,
+                    &[hyper::header::CONTENT_TYPE, hyper::header::USER_AGENT],
+                ),
+                response_headers: keep(
+                    &out_headers,
+                    &[hyper::header::CONTENT_TYPE, hyper::header::LOCATION],
+                ),
                 form,
                 html,
             }),
@@ -951,14 +1114,27 @@ impl ConsoleGateway {
 
     /// Real AWS: the hand-over page, then (`/sessions/ID/aws-console`) a 302 to AWS's
     /// federation login URL.
-    async fn aws(&self, live: &Arc<Live>, session: &SessionView, region: &str, sub: &str, req: &Request<Bytes>) -> Response<Full<Bytes>> {
+    async fn aws(
+        &self,
+        live: &Arc<Live>,
+        session: &SessionView,
+        region: &str,
+        sub: &str,
+        req: &Request<Bytes>,
+    ) -> Response<Full<Bytes>> {
         let id = session.id.as_str();
         if sub != "aws-console" {
             return pages::aws_handover(id, &format!("/sessions/{id}/aws-console"), session.expires_at);
         }
         let info = match self.manager.console_sign_in(id) {
             Ok(i) => i,
-            Err(e) => return pages::error(StatusCode::CONFLICT, "The console could not be opened", &e.to_string()),
+            Err(e) => {
+                return pages::error(
+                    StatusCode::CONFLICT,
+                    "The console could not be opened",
+                    &e.to_string(),
+                );
+            }
         };
         let ConsoleSignInMethod::Federation {
             access_key_id,
@@ -967,7 +1143,11 @@ impl ConsoleGateway {
             ..
         } = &info.method
         else {
-            return pages::error(StatusCode::CONFLICT, "Not available", "Cloud console sessions on AWS are not proxied: use a JIT session.");
+            return pages::error(
+                StatusCode::CONFLICT,
+                "Not available",
+                "Cloud console sessions on AWS are not proxied: use a JIT session.",
+            );
         };
         let partition = aws::partition(region);
         let url = aws::signin_token_url(
@@ -995,7 +1175,13 @@ impl ConsoleGateway {
         .await;
         let token = match token {
             Ok(t) => t,
-            Err(e) => return pages::error(StatusCode::BAD_GATEWAY, "The AWS console could not be opened", &e.to_string()),
+            Err(e) => {
+                return pages::error(
+                    StatusCode::BAD_GATEWAY,
+                    "The AWS console could not be opened",
+                    &e.to_string(),
+                );
+            }
         };
         let host = req
             .headers()
@@ -1016,22 +1202,39 @@ impl ConsoleGateway {
         pages::redirect(StatusCode::FOUND, &login)
     }
 
-    /// Ends a session's console: signs the cloud console out (once) and forgets the browsers.
+    /// Ends a session's console: the browser is cut off at once (every later request gets
+    /// "You have been disconnected") and the cloud console is signed out (once).
     pub async fn close(&self, id: &str, reason: &str) {
-        let Some(live) = self.live(id) else { return };
-        if live.closed.swap(true, Ordering::SeqCst) {
-            return;
+        if let Some(live) = self.begin_close(id, reason) {
+            self.finish_close(&live, reason).await;
         }
-        if let Target::Proxied { .. } = live.target
-            && live.cookie_header().is_some()
-        {
-            let done = self.sign_out(&live).await;
+    }
+
+    /// The synchronous half of [`close`](Self::close): marks the console closed and records
+    /// it (so that the note lands before the recording's end). `None` when there is nothing
+    /// to close.
+    fn begin_close(&self, id: &str, reason: &str) -> Option<Arc<Live>> {
+        let live = self.live(id)?;
+        if live.closed.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        if matches!(live.target, Target::Proxied { .. }) {
             self.note(
                 id,
-                match done {
-                    Ok(()) => format!("the session ended ({reason}): Porteiro disconnected the browser and signed the cloud console session out"),
-                    Err(e) => format!("the session ended ({reason}): Porteiro disconnected the browser; signing the cloud console out failed: {e}"),
-                },
+                format!("the session ended ({reason}): Porteiro disconnected the browser and signed the cloud console session out"),
+            );
+        }
+        Some(live)
+    }
+
+    async fn finish_close(&self, live: &Live, reason: &str) {
+        if matches!(live.target, Target::Proxied { .. })
+            && live.cookie_header().is_some()
+            && let Err(e) = self.sign_out(live).await
+        {
+            eprintln!(
+                "porteiro: console gateway: session {} ended ({reason}) but signing its cloud console out failed: {e}",
+                live.session_id
             );
         }
         if let Ok(mut jar) = live.jar.lock() {
@@ -1041,13 +1244,24 @@ impl ConsoleGateway {
 
     async fn sign_out(&self, live: &Live) -> Result<(), ConsoleError> {
         let page = self
-            .send(Self::upstream_request(live, Method::GET, "/console/", None, Bytes::new())?)
+            .send(Self::upstream_request(
+                live,
+                Method::GET,
+                "/console/",
+                None,
+                Bytes::new(),
+            )?)
             .await?;
-        let Some(csrf) = hidden_csrf(&String::from_utf8_lossy(&page.body), Some("action=\"/console/logout\"")) else {
+        let Some(csrf) = hidden_csrf(
+            &String::from_utf8_lossy(&page.body),
+            Some("action=\"/console/logout\""),
+        ) else {
             // No sign-out form: the cloud's session has already ended.
             return Ok(());
         };
-        let Target::Proxied { base, .. } = &live.target else { return Ok(()) };
+        let Target::Proxied { base, .. } = &live.target else {
+            return Ok(());
+        };
         let mut r = Self::upstream_request(
             live,
             Method::POST,
@@ -1105,12 +1319,23 @@ impl ConsoleGateway {
 fn is_hop_or_private(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "set-cookie" | "connection" | "keep-alive" | "transfer-encoding" | "content-length" | "location" | "upgrade" | "proxy-authenticate" | "trailer" | "te"
+        "set-cookie"
+            | "connection"
+            | "keep-alive"
+            | "transfer-encoding"
+            | "content-length"
+            | "location"
+            | "upgrade"
+            | "proxy-authenticate"
+            | "trailer"
+            | "te"
     )
 }
 
 fn clear_cookie(resp: &mut Response<Full<Bytes>>, id: &str) {
-    if let Ok(v) = HeaderValue::from_str(&format!("{COOKIE}=; Path=/sessions/{id}; HttpOnly; SameSite=Strict; Max-Age=0")) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{COOKIE}=; Path=/sessions/{id}; HttpOnly; SameSite=Strict; Max-Age=0"
+    )) {
         resp.headers_mut().append(hyper::header::SET_COOKIE, v);
     }
 }
@@ -1133,14 +1358,20 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// Serves the access manager's API and the console gateway on one listener: `/sessions/…`
 /// and `POST /api/v1/sessions/ID/launch` go to the console gateway, everything else to the
 /// API.
-pub async fn serve(manager: Arc<Manager>, console: Arc<ConsoleGateway>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+pub async fn serve(
+    manager: Arc<Manager>,
+    console: Arc<ConsoleGateway>,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<()> {
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(conn) => conn,
             Err(e)
                 if matches!(
                     e.kind(),
-                    std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::Interrupted
+                    std::io::ErrorKind::ConnectionAborted
+                        | std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::Interrupted
                 ) =>
             {
                 continue;
@@ -1165,9 +1396,37 @@ pub async fn serve(manager: Arc<Manager>, console: Arc<ConsoleGateway>, listener
     }
 }
 
-async fn dispatch(manager: &Manager, console: &ConsoleGateway, req: Request<Incoming>, remote: SocketAddr) -> Response<Full<Bytes>> {
+/// The manager tells the gateway when a session ends (a drop, an expiry, a removed user):
+/// the console is cut at once, before the recording's end. Register it before the recorder.
+impl SessionObserver for ConsoleGateway {
+    fn started(&self, _session: &SessionView, _origin: Option<&str>) {}
+
+    fn ended(&self, session: &SessionView, reason: &str) {
+        let Some(live) = self.begin_close(&session.id, reason) else {
+            return;
+        };
+        let Some(me) = self.me.get().and_then(std::sync::Weak::upgrade) else {
+            return;
+        };
+        let reason = reason.to_string();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move { me.finish_close(&live, &reason).await });
+        }
+    }
+}
+
+async fn dispatch(
+    manager: &Manager,
+    console: &ConsoleGateway,
+    req: Request<Incoming>,
+    remote: SocketAddr,
+) -> Response<Full<Bytes>> {
     let ours = ConsoleGateway::serves(req.method(), req.uri().path());
-    let limit = if ours { MAX_CONSOLE_BODY } else { porteiro_manager::api::MAX_BODY };
+    let limit = if ours {
+        MAX_CONSOLE_BODY
+    } else {
+        porteiro_manager::api::MAX_BODY
+    };
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, limit).collect().await {
         Ok(c) => c.to_bytes(),
@@ -1194,9 +1453,18 @@ mod tests {
     #[test]
     fn the_gateway_serves_sessions_and_launch_only() {
         assert!(ConsoleGateway::serves(&Method::GET, "/sessions/ps-1/console/"));
-        assert!(ConsoleGateway::serves(&Method::POST, "/api/v1/sessions/ps-1/launch"));
-        assert!(!ConsoleGateway::serves(&Method::GET, "/api/v1/sessions/ps-1/launch"));
-        assert!(!ConsoleGateway::serves(&Method::POST, "/api/v1/sessions/ps-1/drop"));
+        assert!(ConsoleGateway::serves(
+            &Method::POST,
+            "/api/v1/sessions/ps-1/launch"
+        ));
+        assert!(!ConsoleGateway::serves(
+            &Method::GET,
+            "/api/v1/sessions/ps-1/launch"
+        ));
+        assert!(!ConsoleGateway::serves(
+            &Method::POST,
+            "/api/v1/sessions/ps-1/drop"
+        ));
         assert!(!ConsoleGateway::serves(&Method::GET, "/api/v1/sessions"));
         assert!(!ConsoleGateway::serves(&Method::GET, "/sessionsX"));
     }
@@ -1213,8 +1481,14 @@ mod tests {
         );
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         let mut h = HeaderMap::new();
-        h.append(hyper::header::COOKIE, HeaderValue::from_static("a=1; porteiro_session=x"));
-        h.append(hyper::header::COOKIE, HeaderValue::from_static("porteiro_session=y"));
+        h.append(
+            hyper::header::COOKIE,
+            HeaderValue::from_static("a=1; porteiro_session=x"),
+        );
+        h.append(
+            hyper::header::COOKIE,
+            HeaderValue::from_static("porteiro_session=y"),
+        );
         assert_eq!(cookies(&h, COOKIE).collect::<Vec<_>>(), vec!["x", "y"]);
         assert_eq!(
             hidden_csrf(
@@ -1232,9 +1506,15 @@ mod tests {
         let mut h = HeaderMap::new();
         assert!(same_origin(&h));
         h.insert(hyper::header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
-        h.insert(hyper::header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        h.insert(
+            hyper::header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
         assert!(same_origin(&h));
-        h.insert(hyper::header::ORIGIN, HeaderValue::from_static("http://evil.example"));
+        h.insert(
+            hyper::header::ORIGIN,
+            HeaderValue::from_static("http://evil.example"),
+        );
         assert!(!same_origin(&h));
         h.insert(hyper::header::ORIGIN, HeaderValue::from_static("null"));
         assert!(!same_origin(&h));
@@ -1265,6 +1545,7 @@ mod tests {
             ended_at: None,
             ended_by: None,
             access_key_id: None,
+            gateway_access_key_id: None,
         };
         assert_eq!(end_reason(&s, 999), None);
         assert_eq!(end_reason(&s, 1000), Some(("expired".into(), 1000)));

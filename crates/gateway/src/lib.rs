@@ -9,9 +9,11 @@
 //!   AWS SDK for Rust) sign with the session's gateway credentials; the gateway checks their
 //!   SigV4, re-signs with the session's STS credentials (which stay server-side), forwards to
 //!   the account's endpoint, streams the answer back and records each call.
-//! - `console` (another module): the console proxy (`/sessions/ID/...`).
+//! - [`console`]: the console gateway (`/sessions/ID/...`): Cloud console and JIT console
+//!   sessions signed in on the person's behalf, proxied, recorded, cut at expiry or drop.
 //!
 //! See `docs/gateway.md`.
 
 pub mod api;
+pub mod console;
 pub mod recorder;

@@ -78,11 +78,7 @@ fn dechunk(body: &[u8]) -> Vec<u8> {
         let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") else {
             break;
         };
-        let size = usize::from_str_radix(
-            String::from_utf8_lossy(&rest[..line_end]).trim(),
-            16,
-        )
-        .unwrap_or(0);
+        let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..line_end]).trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -125,7 +121,11 @@ impl Porteiro {
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(&p.api).is_err() {
-            assert!(Instant::now() < deadline, "porteiro serve did not listen on {}", p.api);
+            assert!(
+                Instant::now() < deadline,
+                "porteiro serve did not listen on {}",
+                p.api
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         p
@@ -134,7 +134,8 @@ impl Porteiro {
     /// One HTTP/1.1 request to Porteiro's listener.
     fn http(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
         let mut s = TcpStream::connect(&self.api).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
         let mut req = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
             self.api,
@@ -183,18 +184,32 @@ impl Porteiro {
         if let Some(a) = auth.as_deref() {
             headers.push(("Authorization", a));
         }
-        let body = if body.is_null() { String::new() } else { body.to_string() };
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
         self.http(method, &format!("/api/v1{path}"), &headers, &body)
     }
 
     fn ok(&self, method: &str, path: &str, token: &str, body: Value) -> Value {
         let a = self.api(method, path, Some(token), body);
-        assert!((200..300).contains(&a.status), "{method} {path}: {} {}", a.status, a.body);
+        assert!(
+            (200..300).contains(&a.status),
+            "{method} {path}: {} {}",
+            a.status,
+            a.body
+        );
         a.json()
     }
 
     fn login(&self, username: &str, password: &str) -> String {
-        let a = self.api("POST", "/login", None, json!({"username": username, "password": password}));
+        let a = self.api(
+            "POST",
+            "/login",
+            None,
+            json!({"username": username, "password": password}),
+        );
         assert_eq!(a.status, 200, "{}", a.body);
         a.json()["token"].as_str().expect("token").to_string()
     }
@@ -211,7 +226,9 @@ impl Porteiro {
             .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
             .region(aws_sdk_iam::config::Region::new("us-east-1"))
             .endpoint_url(&self.cloud)
-            .credentials_provider(aws_sdk_iam::config::Credentials::new(ROOT_AK, ROOT_SK, None, None, "t"))
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                ROOT_AK, ROOT_SK, None, None, "t",
+            ))
             .http_client(aws_smithy_http_client::Builder::new().build_http())
             .build();
         let iam = aws_sdk_iam::Client::from_conf(conf);
@@ -314,7 +331,10 @@ impl<'a> Browser<'a> {
         for (k, v) in &a.headers {
             if k.eq_ignore_ascii_case("set-cookie") {
                 let (name, rest) = v.split_once('=').expect("a cookie");
-                assert_eq!(name, "porteiro_session", "only Porteiro's cookie reaches the browser: {v}");
+                assert_eq!(
+                    name, "porteiro_session",
+                    "only Porteiro's cookie reaches the browser: {v}"
+                );
                 let value = rest.split(';').next().unwrap_or("");
                 self.cookie = (!value.is_empty()).then(|| value.to_string());
             }
@@ -338,11 +358,19 @@ fn csrf_of(page: &str, action: &str) -> String {
 }
 
 fn launch(p: &Porteiro, token: &str, session: &str) -> String {
-    let a = p.api("POST", &format!("/sessions/{session}/launch"), Some(token), Value::Null);
+    let a = p.api(
+        "POST",
+        &format!("/sessions/{session}/launch"),
+        Some(token),
+        Value::Null,
+    );
     assert_eq!(a.status, 201, "{}", a.body);
     let v = a.json();
     let path = v["path"].as_str().expect("launch path").to_string();
-    assert!(path.starts_with(&format!("/sessions/{session}/launch?token=")), "{path}");
+    assert!(
+        path.starts_with(&format!("/sessions/{session}/launch?token=")),
+        "{path}"
+    );
     path
 }
 
@@ -372,7 +400,12 @@ fn console_sessions_go_through_porteiro_recorded_and_cut() {
         &admin,
         json!({"name": "engineers", "members": ["ana", "bruno"], "permissions": ["start_sessions", "start_jit_sessions"]}),
     );
-    let cu = p.ok("POST", "/cloud-users", &admin, json!({"account_id": account, "owner": ana["id"]}));
+    let cu = p.ok(
+        "POST",
+        "/cloud-users",
+        &admin,
+        json!({"account_id": account, "owner": ana["id"]}),
+    );
     assert_eq!(cu["status"], "Provisioned", "{cu}");
     let cu_name = cu["name"].as_str().expect("name").to_string();
     let user_arn = cu["arn"].as_str().expect("arn").to_string();
@@ -424,7 +457,12 @@ fn console_sessions_go_through_porteiro_recorded_and_cut() {
     );
     let s1 = console["session"]["id"].as_str().expect("id").to_string();
     // Only the owner gets a launch URL.
-    let a = p.api("POST", &format!("/sessions/{s1}/launch"), Some(&bruno_token), Value::Null);
+    let a = p.api(
+        "POST",
+        &format!("/sessions/{s1}/launch"),
+        Some(&bruno_token),
+        Value::Null,
+    );
     assert_eq!(a.status, 403, "{}", a.body);
     let a = p.api("POST", &format!("/sessions/{s1}/launch"), None, Value::Null);
     assert_eq!(a.status, 401, "{}", a.body);
@@ -437,10 +475,18 @@ fn console_sessions_go_through_porteiro_recorded_and_cut() {
     let a = browser.get(&url);
     assert_eq!(a.status, 200, "{}", a.body);
     let set = a.header("set-cookie").expect("the session cookie");
-    for attr in [&format!("Path=/sessions/{s1}") as &str, "HttpOnly", "SameSite=Strict"] {
+    for attr in [
+        &format!("Path=/sessions/{s1}") as &str,
+        "HttpOnly",
+        "SameSite=Strict",
+    ] {
         assert!(set.contains(attr), "{set}");
     }
-    assert!(a.body.contains(&format!("url=/sessions/{s1}/console/")), "{}", a.body);
+    assert!(
+        a.body.contains(&format!("url=/sessions/{s1}/console/")),
+        "{}",
+        a.body
+    );
     // The launch URL works once.
     let mut other = Browser::new(&p);
     assert_eq!(other.get(&url).status, 403);
@@ -448,9 +494,20 @@ fn console_sessions_go_through_porteiro_recorded_and_cut() {
     let started = Instant::now();
     let home = browser.get(&format!("/sessions/{s1}/console/"));
     assert_eq!(home.status, 200, "{}", home.body);
-    assert!(home.body.contains(&user_arn), "signed in as the cloud IAM user: {}", home.body);
-    assert!(!home.body.contains("href=\"/console/"), "every link stays under /sessions/: {}", home.body);
-    assert!(home.body.contains(&format!("href=\"/sessions/{s1}/console/iam/users\"")));
+    assert!(
+        home.body.contains(&user_arn),
+        "signed in as the cloud IAM user: {}",
+        home.body
+    );
+    assert!(
+        !home.body.contains("href=\"/console/"),
+        "every link stays under /sessions/: {}",
+        home.body
+    );
+    assert!(
+        home.body
+            .contains(&format!("href=\"/sessions/{s1}/console/iam/users\""))
+    );
     let users = browser.get(&format!("/sessions/{s1}/console/iam/users"));
     assert_eq!(users.status, 200, "{}", users.body);
     assert!(users.body.contains(&cu_name), "{}", users.body);
@@ -468,7 +525,10 @@ fn console_sessions_go_through_porteiro_recorded_and_cut() {
         created.header("location"),
         Some(format!("/sessions/{s1}/console/iam/users/made-in-console").as_str())
     );
-    assert!(p.cloud_iam(&[("Action", "GetUser"), ("UserName", "made-in-console")]).ends_with("user/made-in-console"));
+    assert!(
+        p.cloud_iam(&[("Action", "GetUser"), ("UserName", "made-in-console")])
+            .ends_with("user/made-in-console")
+    );
     let page = browser.get(&format!("/sessions/{s1}/console/iam/users/made-in-console"));
     assert_eq!(page.status, 200, "{}", page.body);
     // A form from another site is refused.
@@ -476,7 +536,10 @@ fn console_sessions_go_through_porteiro_recorded_and_cut() {
         "POST",
         &format!("/sessions/{s1}/console/iam/users"),
         &[
-            ("Cookie", &format!("porteiro_session={}", browser.cookie.clone().unwrap_or_default())),
+            (
+                "Cookie",
+                &format!("porteiro_session={}", browser.cookie.clone().unwrap_or_default()),
+            ),
             ("Content-Type", "application/x-www-form-urlencoded"),
             ("Origin", "http://evil.example"),
         ],
@@ -484,7 +547,12 @@ fn console_sessions_go_through_porteiro_recorded_and_cut() {
     );
     assert_eq!(a.status, 403, "{}", a.body);
     // Only console pages are reachable.
-    assert_eq!(browser.get(&format!("/sessions/{s1}/federation?Action=login")).status, 404);
+    assert_eq!(
+        browser
+            .get(&format!("/sessions/{s1}/federation?Action=login"))
+            .status,
+        404
+    );
     eprintln!("console pages through the gateway: {:?}", started.elapsed());
 
     // ---- A JIT console session ----
@@ -511,7 +579,10 @@ fn console_sessions_go_through_porteiro_recorded_and_cut() {
     let a = p.http(
         "GET",
         &format!("/sessions/{s1}/console/"),
-        &[("Cookie", &format!("porteiro_session={}", jb.cookie.clone().unwrap_or_default()))],
+        &[(
+            "Cookie",
+            &format!("porteiro_session={}", jb.cookie.clone().unwrap_or_default()),
+        )],
         "",
     );
     assert_eq!(a.status, 401, "{}", a.body);
@@ -519,7 +590,10 @@ fn console_sessions_go_through_porteiro_recorded_and_cut() {
     let a = p.http(
         "GET",
         &format!("/sessions/{s2}/console/"),
-        &[("Cookie", "porteiro_session=0000000000000000000000000000000000000000000000000000000000000000")],
+        &[(
+            "Cookie",
+            "porteiro_session=0000000000000000000000000000000000000000000000000000000000000000",
+        )],
         "",
     );
     assert_eq!(a.status, 401);
@@ -527,9 +601,19 @@ fn console_sessions_go_through_porteiro_recorded_and_cut() {
     // Nothing secret ever reached a browser.
     let everything = format!("{}\n{}", browser.seen, jb.seen);
     for s in &secrets {
-        assert!(!everything.contains(s.as_str()), "a JIT secret reached the browser");
+        assert!(
+            !everything.contains(s.as_str()),
+            "a JIT secret reached the browser"
+        );
     }
-    for forbidden in ["porteiro_console", "porteiro_signin", "SigninToken", "name=\"password\"", "sessionKey", "sessionToken"] {
+    for forbidden in [
+        "porteiro_console",
+        "porteiro_signin",
+        "SigninToken",
+        "name=\"password\"",
+        "sessionKey",
+        "sessionToken",
+    ] {
         assert!(!everything.contains(forbidden), "{forbidden} reached the browser");
     }
 
@@ -540,7 +624,11 @@ fn console_sessions_go_through_porteiro_recorded_and_cut() {
     assert!(dropped_at.elapsed() < Duration::from_secs(1));
     assert_eq!(a.status, 410, "{}", a.body);
     assert!(a.body.contains("You have been disconnected"), "{}", a.body);
-    assert!(a.body.contains(&s1) && a.body.contains("dropped by admin"), "{}", a.body);
+    assert!(
+        a.body.contains(&s1) && a.body.contains("dropped by admin"),
+        "{}",
+        a.body
+    );
     assert!(a.body.contains(" UTC"), "{}", a.body);
     p.ok("POST", &format!("/sessions/{s2}/drop"), &admin, Value::Null);
     let a = jb.get(&format!("/sessions/{s2}/console/"));
@@ -553,12 +641,20 @@ fn console_sessions_go_through_porteiro_recorded_and_cut() {
         if code == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "the recording of {s1} did not close: {out}");
+        assert!(
+            Instant::now() < deadline,
+            "the recording of {s1} did not close: {out}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let (code, out) = p.recordings(&["play", &s1, "--speed", "0"]);
     assert_eq!(code, 0, "{out}");
-    for expected in ["/console/iam/users", "POST", "made-in-console", "signed the cloud console session out"] {
+    for expected in [
+        "/console/iam/users",
+        "POST",
+        "made-in-console",
+        "signed the cloud console session out",
+    ] {
         assert!(out.contains(expected), "{expected} in {out}");
     }
     let (code, out) = p.recordings(&["play", &s1, "--json"]);

@@ -106,9 +106,15 @@ mod tests {
 
     #[test]
     fn partitions_by_region() {
-        assert_eq!(partition("us-east-1").federation, "https://signin.aws.amazon.com/federation");
+        assert_eq!(
+            partition("us-east-1").federation,
+            "https://signin.aws.amazon.com/federation"
+        );
         assert_eq!(partition("eu-west-3").console, "https://console.aws.amazon.com");
-        assert_eq!(partition("cn-north-1").federation, "https://signin.amazonaws.cn/federation");
+        assert_eq!(
+            partition("cn-north-1").federation,
+            "https://signin.amazonaws.cn/federation"
+        );
         assert_eq!(
             partition("us-gov-west-1").federation,
             "https://signin.amazonaws-us-gov.com/federation"
@@ -132,7 +138,10 @@ mod tests {
             url,
             "https://signin.aws.amazon.com/federation?Action=getSigninToken&SessionDuration=3600&Session=%7B%22sessionId%22%3A%22ASIAEXAMPLE%22%2C%22sessionKey%22%3A%22se%2Fcr%2Bet%22%2C%22sessionToken%22%3A%22tok%3Den%22%7D"
         );
-        assert!(signin_token_url("https://x/federation", "A", "B", "C", Some(60)).contains("SessionDuration=900&"));
+        assert!(
+            signin_token_url("https://x/federation", "A", "B", "C", Some(60))
+                .contains("SessionDuration=900&")
+        );
         assert!(!signin_token_url("https://x/federation", "A", "B", "C", None).contains("SessionDuration"));
     }
 
@@ -152,7 +161,10 @@ mod tests {
 
     #[test]
     fn signin_tokens_are_read_from_the_answer() {
-        assert_eq!(parse_signin_token(br#"{"SigninToken":"abc"}"#).as_deref(), Some("abc"));
+        assert_eq!(
+            parse_signin_token(br#"{"SigninToken":"abc"}"#).as_deref(),
+            Some("abc")
+        );
         assert_eq!(parse_signin_token(br#"{"Error":{"Code":"x"}}"#), None);
         assert_eq!(parse_signin_token(b"not json"), None);
     }

@@ -43,7 +43,10 @@ pub fn respond(status: StatusCode, html: String) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(html)));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     secure(h);
     resp
 }
@@ -87,10 +90,7 @@ pub fn disconnected(session_id: &str, reason: &str, at_seconds: i64) -> Response
 /// refresh, not a redirect, so that the `SameSite=Strict` cookie is sent with the next
 /// request even when the launch link was opened from another site).
 pub fn launching(next: &str) -> Response<Full<Bytes>> {
-    let head = format!(
-        "<meta http-equiv=\"refresh\" content=\"0;url={}\">\n",
-        esc(next)
-    );
+    let head = format!("<meta http-equiv=\"refresh\" content=\"0;url={}\">\n", esc(next));
     let body = format!(
         r#"<p>Opening the console… <a href="{}">Continue</a></p>"#,
         esc(next)
@@ -100,10 +100,7 @@ pub fn launching(next: &str) -> Response<Full<Bytes>> {
 
 /// The hand-over page for a console on real AWS: what Porteiro records and what it cannot.
 pub fn aws_handover(session_id: &str, next: &str, expires_at: i64) -> Response<Full<Bytes>> {
-    let head = format!(
-        "<meta http-equiv=\"refresh\" content=\"5;url={}\">\n",
-        esc(next)
-    );
+    let head = format!("<meta http-equiv=\"refresh\" content=\"5;url={}\">\n", esc(next));
     let body = format!(
         r#"<div class="box" role="status"><p>This account is on AWS: its console opens on AWS's own site, signed in with this session's temporary credentials through AWS's federation endpoint.</p>
 <p><strong>What is recorded:</strong> the session's start and end, and every API call made through Porteiro's API gateway.</p>
@@ -131,7 +128,10 @@ pub fn signed_out(session_id: &str, again: &str, expires_at: i64) -> String {
 
 /// An error page: what is wrong and what to do.
 pub fn error(status: StatusCode, title: &str, message: &str) -> Response<Full<Bytes>> {
-    let body = format!(r#"<div class="box cut" role="alert"><p>{}</p></div>"#, esc(message));
+    let body = format!(
+        r#"<div class="box cut" role="alert"><p>{}</p></div>"#,
+        esc(message)
+    );
     respond(status, page(title, "", &body))
 }
 
@@ -166,7 +166,7 @@ mod tests {
     fn utc_dates() {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(utc(1_795_000_000), "2026-11-18 09:46:40 UTC");
+        assert_eq!(utc(1_795_000_000), "2026-11-18 11:06:40 UTC");
         assert_eq!(utc(-1), "1969-12-31 23:59:59 UTC");
     }
 
@@ -175,11 +175,16 @@ mod tests {
         let resp = disconnected("ps-1", "dropped by <admin>", 1_795_000_000);
         assert_eq!(resp.status(), StatusCode::GONE);
         assert_eq!(resp.headers()["cache-control"], "no-store");
-        let body = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         let text = String::from_utf8_lossy(&body);
         assert!(text.contains("You have been disconnected"));
         assert!(text.contains("ps-1"));
         assert!(text.contains("dropped by &lt;admin&gt;"));
-        assert!(text.contains("2026-11-18 09:46:40 UTC"));
+        assert!(text.contains("2026-11-18 11:06:40 UTC"));
     }
 }

@@ -120,8 +120,7 @@ impl Rewriter {
                     _ => {
                         let start = j;
                         let mut end = j;
-                        while end < bytes.len() && !bytes[end].is_ascii_whitespace() && bytes[end] != b'>'
-                        {
+                        while end < bytes.len() && !bytes[end].is_ascii_whitespace() && bytes[end] != b'>' {
                             end += 1;
                         }
                         (start, end, end)
@@ -183,12 +182,18 @@ mod tests {
     #[test]
     fn console_urls_go_under_the_session() {
         let r = rw();
-        assert_eq!(r.url("/console/iam/users").as_deref(), Some("/sessions/ps-0123456789abcdef/console/iam/users"));
+        assert_eq!(
+            r.url("/console/iam/users").as_deref(),
+            Some("/sessions/ps-0123456789abcdef/console/iam/users")
+        );
         assert_eq!(
             r.url("http://127.0.0.1:8081/console/?a=1").as_deref(),
             Some("/sessions/ps-0123456789abcdef/console/?a=1")
         );
-        assert_eq!(r.url("HTTP://127.0.0.1:8081").as_deref(), Some("/sessions/ps-0123456789abcdef/"));
+        assert_eq!(
+            r.url("HTTP://127.0.0.1:8081").as_deref(),
+            Some("/sessions/ps-0123456789abcdef/")
+        );
         assert_eq!(r.url("https://broker.example/back"), None);
         assert_eq!(r.url("http://127.0.0.1:80811/x"), None);
         assert_eq!(r.url("//evil.example/x"), None);
@@ -200,18 +205,24 @@ mod tests {
 
     #[test]
     fn html_attributes_are_rewritten_and_text_is_not() {
-        let page = r#"<!DOCTYPE html><link rel="stylesheet" href="/console/static/console.css">
+        let page = r##"<!DOCTYPE html><link rel="stylesheet" href="/console/static/console.css">
 <a class="skip" href="#main">Skip</a><p>Go to /console/ yourself</p>
 <form method="post" action='/console/iam/users'><input name="x" value="/console/keep"><button formaction=/console/logout>Out</button></form>
 <a href="https://broker.example/">Back</a><a HREF="http://127.0.0.1:8081/console/kms">KMS</a>
-<script src="/console/static/console.js"></script>"#;
+<script src="/console/static/console.js"></script>"##;
         let out = rw().html(page);
         let p = "/sessions/ps-0123456789abcdef";
-        assert!(out.contains(&format!(r#"href="{p}/console/static/console.css""#)), "{out}");
+        assert!(
+            out.contains(&format!(r#"href="{p}/console/static/console.css""#)),
+            "{out}"
+        );
         assert!(out.contains(r##"href="#main""##));
         assert!(out.contains("<p>Go to /console/ yourself</p>"));
         assert!(out.contains(&format!("action='{p}/console/iam/users'")));
-        assert!(out.contains(r#"value="/console/keep""#), "values of other attributes stay");
+        assert!(
+            out.contains(r#"value="/console/keep""#),
+            "values of other attributes stay"
+        );
         assert!(out.contains(&format!("formaction={p}/console/logout>")));
         assert!(out.contains(r#"href="https://broker.example/""#));
         assert!(out.contains(&format!(r#"HREF="{p}/console/kms""#)));
@@ -220,16 +231,30 @@ mod tests {
 
     #[test]
     fn broken_html_does_not_panic() {
-        for page in ["<a href=", "<a href=\"/console", "<", "<a", "<a b", "<a href='x' <b", "é<a href=/é>"] {
+        for page in [
+            "<a href=",
+            "<a href=\"/console",
+            "<",
+            "<a",
+            "<a b",
+            "<a href='x' <b",
+            "é<a href=/é>",
+        ] {
             let _ = rw().html(page);
         }
-        assert_eq!(rw().html("é<a href=/é>"), "é<a href=/sessions/ps-0123456789abcdef/é>");
+        assert_eq!(
+            rw().html("é<a href=/é>"),
+            "é<a href=/sessions/ps-0123456789abcdef/é>"
+        );
     }
 
     #[test]
     fn browser_paths_map_to_console_paths() {
         let r = rw();
-        assert_eq!(r.upstream_path("/sessions/ps-0123456789abcdef/console/s3"), Some("/console/s3"));
+        assert_eq!(
+            r.upstream_path("/sessions/ps-0123456789abcdef/console/s3"),
+            Some("/console/s3")
+        );
         assert_eq!(r.upstream_path("/sessions/ps-0123456789abcdef"), Some("/"));
         assert_eq!(r.upstream_path("/sessions/ps-0123456789abcdefX/console"), None);
         assert_eq!(r.upstream_path("/sessions/other/console"), None);
