@@ -171,10 +171,26 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 ),
             }
         }
+        // Recordings (TEMPORARY wiring until the gwapi branch's lands) and the console gateway.
+        let key = manager
+            .recording_key()
+            .await
+            .map_err(|e| format!("cannot load the recording key: {e}"))?;
+        let (recorder, _recovered) = porteiro_gateway::recorder::Recorder::local(
+            args.data_dir.join("recordings"),
+            &key,
+            Arc::new(porteiro_gateway::recorder::system_millis),
+        )
+        .map_err(|e| e.to_string())?;
+        // The console gateway observes before the recorder: its cut is noted before the end.
+        let console = porteiro_gateway::console::ConsoleGateway::new(manager.clone(), recorder.clone());
+        manager.add_observer(console.clone());
+        manager.add_observer(Arc::new(recorder.clone()));
+        tokio::spawn(console.clone().watch());
         tokio::spawn(manager.clone().run_scheduler());
         say(&format!("porteiro: access manager API on http://{api_addr}/api/v1 (data: {})", args.data_dir.display()));
         tokio::select! {
-            r = porteiro_manager::api::serve(manager, api_listener) => r.map_err(|e| format!("the API server stopped: {e}")),
+            r = porteiro_gateway::console::serve(manager, console, api_listener) => r.map_err(|e| format!("the API server stopped: {e}")),
             _ = tokio::signal::ctrl_c() => {
                 say("porteiro: shutting down");
                 Ok(())
