@@ -601,6 +601,14 @@ pub fn openapi() -> Value {
         ),
         (
             "post",
+            "/sessions/{id}/launch",
+            "A one-time URL (60 s) that opens the session's console through Porteiro (served by the console gateway)",
+            "the session's owner",
+            None,
+            201,
+        ),
+        (
+            "post",
             "/sessions/{id}/drop",
             "Drop a session; its credentials are revoked",
             "drop_sessions",
