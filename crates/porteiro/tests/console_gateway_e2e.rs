@@ -381,8 +381,20 @@ fn launch(p: &Porteiro, token: &str, session: &str) -> String {
     path
 }
 
-#[test]
-fn console_sessions_go_through_porteiro_recorded_and_cut() {
+/// What every test starts from: `porteiro serve`, an administrator, Ana (a cloud IAM user with
+/// a password, an access key, IAM read and CreateUser; a role `Reader` she may assume, in the
+/// JIT settings) and Bruno, both allowed to start sessions.
+struct World {
+    p: Porteiro,
+    admin: String,
+    ana_token: String,
+    bruno_token: String,
+    cu: Value,
+    cu_name: String,
+    user_arn: String,
+}
+
+fn world() -> World {
     let p = Porteiro::start();
     let admin = p.login("admin", ADMIN_PASSWORD);
     let account = p.ok("GET", "/accounts", &admin, Value::Null)[0]["id"]
@@ -454,6 +466,28 @@ fn console_sessions_go_through_porteiro_recorded_and_cut() {
     );
     let ana_token = p.login("ana", "ana-password-1");
     let bruno_token = p.login("bruno", "bruno-password-1");
+    World {
+        p,
+        admin,
+        ana_token,
+        bruno_token,
+        cu,
+        cu_name,
+        user_arn,
+    }
+}
+
+#[test]
+fn console_sessions_go_through_porteiro_recorded_and_cut() {
+    let World {
+        p,
+        admin,
+        ana_token,
+        bruno_token,
+        cu,
+        cu_name,
+        user_arn,
+    } = world();
 
     // ---- A Cloud console session ----
     let console = p.ok(
@@ -715,4 +749,100 @@ fn console_sessions_go_through_porteiro_recorded_and_cut() {
     for s in &secrets {
         assert!(!out.contains(s.as_str()), "a JIT secret in the recording");
     }
+}
+
+fn browser_dir() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
+}
+
+fn chromium() -> PathBuf {
+    std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
+
+/// Whether node (20+), Chromium and playwright-core are there; without them the browser test
+/// prints a notice and passes, unless `PORTEIRO_E2E_REQUIRE_TOOLS=1`.
+fn browser_tools() -> bool {
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .trim_start_matches('v')
+                .split('.')
+                .next()
+                .and_then(|m| m.parse::<u32>().ok())
+        })
+        .is_some_and(|m| m >= 20);
+    let mut missing = Vec::new();
+    if !node {
+        missing.push("node 20 or later".to_string());
+    }
+    if !chromium().is_file() {
+        missing.push(format!("Chromium at {} (or set CHROMIUM)", chromium().display()));
+    }
+    if !browser_dir()
+        .join("node_modules/playwright-core/package.json")
+        .is_file()
+    {
+        missing.push("playwright-core (`npm ci` in tests/browser)".to_string());
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let required = std::env::var("PORTEIRO_E2E_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "missing {} but PORTEIRO_E2E_REQUIRE_TOOLS=1",
+        missing.join(", ")
+    );
+    eprintln!(
+        "NOTICE: skipping the console gateway browser test: missing {}",
+        missing.join(", ")
+    );
+    false
+}
+
+#[test]
+fn console_session_in_headless_chromium() {
+    if !browser_tools() {
+        return;
+    }
+    let w = world();
+    let started = w.p.ok(
+        "POST",
+        "/sessions",
+        &w.ana_token,
+        json!({"kind": "console", "cloud_user_id": w.cu["id"], "duration": 900}),
+    );
+    let session = started["session"]["id"].as_str().expect("id").to_string();
+    let launch_path = launch(&w.p, &w.ana_token, &session);
+    let out = Command::new("node")
+        .args(["--test", "--test-reporter=spec", "gateway.test.js"])
+        .current_dir(browser_dir())
+        .env("GW_API", format!("http://{}", w.p.api))
+        .env("GW_SESSION", &session)
+        .env("GW_LAUNCH_URL", format!("http://{}{launch_path}", w.p.api))
+        .env("GW_ADMIN_TOKEN", &w.admin)
+        .env("GW_USER_ARN", &w.user_arn)
+        .env("GW_NEW_USER", "made-in-chromium")
+        .env("CHROMIUM", chromium())
+        .output()
+        .expect("node runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "the browser test failed:\n{text}");
+    assert!(
+        w.p.cloud_iam(&[("Action", "GetUser"), ("UserName", "made-in-chromium")])
+            .ends_with("user/made-in-chromium"),
+        "the form created the user in the cloud"
+    );
+    let _ = (&w.bruno_token, &w.cu_name);
 }
