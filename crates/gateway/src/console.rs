@@ -219,6 +219,8 @@ pub struct ConsoleGateway {
     recorder: Recorder,
     clients: Clients,
     state: Mutex<State>,
+    /// Held while a console is being opened, so that one session signs in once.
+    opening: tokio::sync::Mutex<()>,
     /// Itself, for the tasks the session observer spawns.
     me: std::sync::OnceLock<std::sync::Weak<ConsoleGateway>>,
 }
@@ -379,6 +381,7 @@ impl ConsoleGateway {
             recorder,
             clients: new_clients(),
             state: Mutex::new(State::default()),
+            opening: tokio::sync::Mutex::new(()),
             me: std::sync::OnceLock::new(),
         });
         let _ = gw.me.set(Arc::downgrade(&gw));
@@ -644,6 +647,10 @@ impl ConsoleGateway {
     /// Opens the session's console: signs in to the cloud on the person's behalf (proxied
     /// clouds), or prepares the hand-over (real AWS).
     async fn open(&self, id: &str) -> Result<Arc<Live>, ConsoleError> {
+        let _one = self.opening.lock().await;
+        if let Some(live) = self.live(id) {
+            return Ok(live);
+        }
         let info = self.manager.console_sign_in(id)?;
         let target = match &info.endpoint {
             Some(endpoint) => {

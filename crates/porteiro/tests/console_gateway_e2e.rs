@@ -88,6 +88,11 @@ fn dechunk(body: &[u8]) -> Vec<u8> {
 
 impl Porteiro {
     fn start() -> Porteiro {
+        Porteiro::start_with(&[])
+    }
+
+    /// `porteiro serve` with more arguments (`--test-clock-offset-file FILE`).
+    fn start_with(extra: &[&std::ffi::OsStr]) -> Porteiro {
         let dir = std::env::temp_dir().join(format!(
             "porteiro-console-gw-e2e-{}-{}",
             std::process::id(),
@@ -99,6 +104,7 @@ impl Porteiro {
             .arg(&dir)
             .args(["--listen", &format!("127.0.0.1:{api_port}")])
             .args(["--cloud-listen", &format!("127.0.0.1:{cloud_port}")])
+            .args(extra)
             .env("PORTEIRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("PORTEIRO_CLOUD_ACCOUNT_ID", ACCOUNT)
             .env("PORTEIRO_CLOUD_ROOT_ACCESS_KEY_ID", ROOT_AK)
@@ -395,7 +401,10 @@ struct World {
 }
 
 fn world() -> World {
-    let p = Porteiro::start();
+    world_with(Porteiro::start())
+}
+
+fn world_with(p: Porteiro) -> World {
     let admin = p.login("admin", ADMIN_PASSWORD);
     let account = p.ok("GET", "/accounts", &admin, Value::Null)[0]["id"]
         .as_str()
@@ -845,4 +854,66 @@ fn console_session_in_headless_chromium() {
         "the form created the user in the cloud"
     );
     let _ = (&w.bruno_token, &w.cu_name);
+}
+
+#[test]
+fn console_sessions_are_cut_at_expiry() {
+    let clock = std::env::temp_dir().join(format!(
+        "porteiro-console-gw-clock-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    let w = world_with(Porteiro::start_with(&[
+        std::ffi::OsStr::new("--test-clock-offset-file"),
+        clock.as_os_str(),
+    ]));
+    let p = &w.p;
+    let mut open = Vec::new();
+    for kind in ["console", "jit"] {
+        let started = p.ok(
+            "POST",
+            "/sessions",
+            &w.ana_token,
+            json!({"kind": kind, "cloud_user_id": w.cu["id"], "role": (kind == "jit").then_some("Reader"), "duration": 900}),
+        );
+        let id = started["session"]["id"].as_str().expect("id").to_string();
+        let mut b = Browser::new(p);
+        let url = launch(p, &w.ana_token, &id);
+        assert_eq!(b.get(&url).status, 200);
+        assert_eq!(b.get(&format!("/sessions/{id}/console/")).status, 200);
+        open.push((id, b));
+    }
+    assert_eq!(p.cloud_console_sessions(), 2);
+    // Fifteen minutes later (both clocks moved): cut, and the cloud consoles signed out.
+    std::fs::write(&clock, "901\n").expect("clock file");
+    let mut applied = clock.clone().into_os_string();
+    applied.push(".applied");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(&applied)
+        .map(|t| t.trim() != "901")
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "the server did not move its clocks");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let moved = Instant::now();
+    for (id, b) in &mut open {
+        let a = b.get(&format!("/sessions/{id}/console/iam/users"));
+        assert_eq!(a.status, 410, "{}", a.body);
+        assert!(
+            a.body.contains("You have been disconnected") && a.body.contains("expired"),
+            "{}",
+            a.body
+        );
+    }
+    while p.cloud_console_sessions() != 0 {
+        assert!(
+            moved.elapsed() < Duration::from_secs(1),
+            "the cloud consoles were not signed out within a second of the expiry"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::fs::remove_file(&clock);
+    let _ = std::fs::remove_file(&applied);
+    let _ = (&w.admin, &w.bruno_token, &w.cu_name, &w.user_arn);
 }
