@@ -271,6 +271,23 @@ impl Porteiro {
                         .expect("PutUserPolicy");
                     String::new()
                 }
+                "CreateLoginProfile" => {
+                    iam.create_user().user_name(get("UserName")).send().await.expect("CreateUser");
+                    iam.create_login_profile()
+                        .user_name(get("UserName"))
+                        .password(get("Password"))
+                        .send()
+                        .await
+                        .expect("CreateLoginProfile");
+                    iam.put_user_policy()
+                        .user_name(get("UserName"))
+                        .policy_name("read")
+                        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:List*","iam:Get*"],"Resource":"*"}]}"#)
+                        .send()
+                        .await
+                        .expect("PutUserPolicy");
+                    String::new()
+                }
                 "GetUser" => match iam.get_user().user_name(get("UserName")).send().await {
                     Ok(u) => u.user().map(|u| u.arn().to_string()).unwrap_or_default(),
                     Err(_) => String::new(),
@@ -916,4 +933,112 @@ fn console_sessions_are_cut_at_expiry() {
     let _ = std::fs::remove_file(&clock);
     let _ = std::fs::remove_file(&applied);
     let _ = (&w.admin, &w.bruno_token, &w.cu_name, &w.user_arn);
+}
+
+/// One HTTP/1.1 GET to `addr` with a cookie header; the status.
+fn timed_get(addr: &str, path: &str, cookie: &str) -> (u16, Duration) {
+    let started = Instant::now();
+    let mut s = TcpStream::connect(addr).expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n");
+    s.write_all(req.as_bytes()).expect("write");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    let status = String::from_utf8_lossy(&raw[..raw.len().min(12)])
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, started.elapsed())
+}
+
+fn summary(mut d: Vec<Duration>) -> String {
+    d.sort();
+    let ms = |x: Duration| x.as_secs_f64() * 1000.0;
+    format!(
+        "median {:.2} ms, p99 {:.2} ms, {:.0} pages/s",
+        ms(d[d.len() / 2]),
+        ms(d[d.len() * 99 / 100]),
+        d.len() as f64 / d.iter().map(|x| x.as_secs_f64()).sum::<f64>()
+    )
+}
+
+/// The console gateway's cost per page: the IAM users page fetched 300 times one after the
+/// other through `/sessions/ID/` (sign-in, proxy, rewriting, recording) and directly from the
+/// embedded cloud with a console cookie of its own. Run with `--ignored --nocapture`.
+#[test]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+fn console_gateway_overhead() {
+    let w = world();
+    let p = &w.p;
+    let started = p.ok(
+        "POST",
+        "/sessions",
+        &w.ana_token,
+        json!({"kind": "console", "cloud_user_id": w.cu["id"], "duration": 3600}),
+    );
+    let id = started["session"]["id"].as_str().expect("id").to_string();
+    let mut b = Browser::new(p);
+    let url = launch(p, &w.ana_token, &id);
+    assert_eq!(b.get(&url).status, 200);
+    let gw_cookie = format!("porteiro_session={}", b.cookie.clone().unwrap_or_default());
+    // A direct console session on the cloud, for the comparison.
+    p.cloud_iam(&[
+        ("Action", "CreateLoginProfile"),
+        ("UserName", "direct"),
+        ("Password", "Direct-password-1"),
+    ]);
+    let cloud_addr = p.cloud.trim_start_matches("http://").to_string();
+    let mut s = TcpStream::connect(&cloud_addr).expect("connect");
+    s.write_all(
+        format!("GET /signin HTTP/1.1\r\nHost: {cloud_addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .expect("write");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("read");
+    let signin_cookie = raw
+        .split("\r\n")
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .and_then(|c| c.split(';').next())
+        .expect("sign-in cookie")
+        .to_string();
+    let csrf = csrf_of(&raw, "/signin");
+    let body = format!("csrf={csrf}&account={ACCOUNT}&username=direct&password=Direct-password-1");
+    let mut s = TcpStream::connect(&cloud_addr).expect("connect");
+    s.write_all(
+        format!(
+            "POST /signin HTTP/1.1\r\nHost: {cloud_addr}\r\nConnection: close\r\nCookie: {signin_cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .expect("write");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("read");
+    let console_cookie = raw
+        .split("\r\n")
+        .filter_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .find(|c| c.starts_with("porteiro_console="))
+        .and_then(|c| c.split(';').next())
+        .expect("console cookie")
+        .to_string();
+    let n = 300;
+    let mut direct = Vec::new();
+    let mut through = Vec::new();
+    for _ in 0..n {
+        let (status, d) = timed_get(&cloud_addr, "/console/iam/users", &console_cookie);
+        assert_eq!(status, 200);
+        direct.push(d);
+        let (status, d) = timed_get(&p.api, &format!("/sessions/{id}/console/iam/users"), &gw_cookie);
+        assert_eq!(status, 200);
+        through.push(d);
+    }
+    eprintln!("IAM users page, {n} sequential GETs, new connection each:");
+    eprintln!("  direct to the embedded cloud:   {}", summary(direct));
+    eprintln!("  through the console gateway:    {}", summary(through));
 }
