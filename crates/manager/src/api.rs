@@ -704,7 +704,7 @@ mod tests {
         assert_eq!(doc["openapi"], "3.0.3");
         assert!(doc["paths"]["/sessions"]["post"]["requestBody"].is_object());
         assert!(doc["paths"]["/sessions/{id}/drop"]["post"].is_object());
-        assert_eq!(doc["paths"].as_object().map(|p| p.len()), Some(24));
+        assert_eq!(doc["paths"].as_object().map(|p| p.len()), Some(25));
     }
 
     #[test]
