@@ -98,6 +98,8 @@ pub struct ApiGateway {
     client: Upstream,
     config: ApiGatewayConfig,
     sessions: RwLock<HashMap<String, Arc<Entry>>>,
+    /// Sessions the manager ended while this process runs.
+    ended_ids: RwLock<std::collections::HashSet<String>>,
     request_ids: AtomicU64,
 }
 
@@ -143,6 +145,7 @@ impl ApiGateway {
             client,
             config,
             sessions: RwLock::new(HashMap::new()),
+            ended_ids: RwLock::new(std::collections::HashSet::new()),
             request_ids: AtomicU64::new(1),
         });
         manager.add_observer(gateway.clone());
@@ -211,8 +214,19 @@ impl ApiGateway {
             gs,
             ended: AtomicBool::new(!active),
         });
-        if let Ok(mut m) = self.sessions.write() {
-            m.insert(access_key_id.to_owned(), entry.clone());
+        // Only active sessions are kept (an ended one is looked up again, and refused). The
+        // check and the insert hold the cache's lock, and `ended` marks before it sweeps the
+        // cache, so a session read just before its drop was committed is never kept.
+        if active && let Ok(mut m) = self.sessions.write() {
+            let ended = self
+                .ended_ids
+                .read()
+                .map_or(true, |ids| ids.contains(&entry.gs.session.id));
+            if ended {
+                entry.ended.store(true, Ordering::Release);
+            } else {
+                m.insert(access_key_id.to_owned(), entry.clone());
+            }
         }
         Ok(Some(entry))
     }
@@ -503,11 +517,21 @@ impl ApiGateway {
 impl SessionObserver for ApiGateway {
     fn started(&self, _session: &SessionView, _origin: Option<&str>) {}
 
+    /// Cuts the session at once: requests in flight see it ended, and its secrets leave the
+    /// cache.
     fn ended(&self, session: &SessionView, _reason: &str) {
-        if let Ok(m) = self.sessions.read() {
-            for e in m.values().filter(|e| e.gs.session.id == session.id) {
-                e.ended.store(true, Ordering::Release);
-            }
+        if let Ok(mut ids) = self.ended_ids.write() {
+            ids.insert(session.id.clone());
+        }
+        if let Ok(mut m) = self.sessions.write() {
+            m.retain(|_, e| {
+                if e.gs.session.id == session.id {
+                    e.ended.store(true, Ordering::Release);
+                    false
+                } else {
+                    true
+                }
+            });
         }
     }
 }

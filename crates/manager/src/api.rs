@@ -317,7 +317,18 @@ async fn route(m: &Manager, req: &Request<Bytes>, remote: SocketAddr) -> Reply {
         (&Method::GET, ["sessions"]) => ok(m.list_sessions(a)?),
         (&Method::POST, ["sessions"]) => {
             let s = m.start_session(a, body(b)?).await?;
-            let credentials = s.credentials.map(|c| {
+            let gateway = s.gateway.map(|g| {
+                json!({
+                    "access_key_id": g.access_key_id,
+                    "secret_access_key": g.secret_access_key.expose(),
+                    "endpoint": g.endpoint,
+                    "region": g.region,
+                    "expiration": g.expiration,
+                })
+            });
+            // With a gateway serving, the STS credentials stay server-side.
+            let direct = m.gateway_endpoint().is_none();
+            let credentials = s.credentials.filter(|_| direct).map(|c| {
                 json!({
                     "access_key_id": c.access_key_id,
                     "secret_access_key": c.secret_access_key.expose(),
@@ -325,9 +336,19 @@ async fn route(m: &Manager, req: &Request<Bytes>, remote: SocketAddr) -> Reply {
                     "expiration": c.expiration,
                 })
             });
-            created(json!({"session": s.session, "credentials": credentials}))
+            created(json!({"session": s.session, "credentials": credentials, "gateway": gateway}))
         }
         (&Method::GET, ["sessions", id]) => ok(m.get_session(a, id)?),
+        (&Method::GET, ["sessions", id, "gateway-credentials"]) => {
+            let g = m.gateway_credentials(a, id)?;
+            ok(json!({
+                "access_key_id": g.access_key_id,
+                "secret_access_key": g.secret_access_key.expose(),
+                "endpoint": g.endpoint,
+                    "region": g.region,
+                "expiration": g.expiration,
+            }))
+        }
         (&Method::POST, ["sessions", id, "drop"]) => ok(m.drop_session(a, id).await?),
 
         (&Method::GET, ["audit"]) => {
@@ -612,6 +633,14 @@ pub fn openapi() -> Value {
             "/sessions/{id}/drop",
             "Drop a session; its credentials are revoked",
             "drop_sessions",
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/sessions/{id}/gateway-credentials",
+            "The API gateway credentials of one's own active JIT session",
+            "the session's owner",
             None,
             200,
         ),

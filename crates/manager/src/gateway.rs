@@ -36,6 +36,8 @@ pub struct GatewaySecrets {
     pub expiration: i64,
     /// The gateway's endpoint URL, when a gateway serves.
     pub endpoint: Option<String>,
+    /// The account's region (what clients should sign for).
+    pub region: String,
 }
 
 /// New random gateway credentials: `PGWA` + 16 base32 characters, and a 40-character secret.
@@ -51,6 +53,7 @@ pub fn new_gateway_secrets() -> Result<GatewaySecrets> {
         secret_access_key: Secret::new(secret),
         expiration: 0,
         endpoint: None,
+        region: String::new(),
     })
 }
 
@@ -204,6 +207,11 @@ impl Manager {
             secret_access_key: self.vault.open(&gw.secret)?,
             expiration: s.expires_at,
             endpoint: self.gateway_endpoint(),
+            region: self
+                .store
+                .get::<CloudAccount>(&s.account_id)?
+                .map(|a| a.region)
+                .unwrap_or_else(|| "us-east-1".into()),
         })
     }
 }

@@ -1944,6 +1944,7 @@ impl Manager {
         self.notify_started(&s, actor);
         gateway.expiration = s.expires_at;
         gateway.endpoint = self.gateway_endpoint();
+        gateway.region = account.region.clone();
         Ok(Started {
             session: SessionView::from(&s),
             gateway: Some(gateway),

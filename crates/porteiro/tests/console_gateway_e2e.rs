@@ -104,6 +104,7 @@ impl Porteiro {
             .arg(&dir)
             .args(["--listen", &format!("127.0.0.1:{api_port}")])
             .args(["--cloud-listen", &format!("127.0.0.1:{cloud_port}")])
+            .args(["--gateway-listen", &format!("127.0.0.1:{}", free_port())])
             .args(extra)
             .env("PORTEIRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("PORTEIRO_CLOUD_ACCOUNT_ID", ACCOUNT)
