@@ -733,7 +733,8 @@ mod tests {
         assert_eq!(doc["openapi"], "3.0.3");
         assert!(doc["paths"]["/sessions"]["post"]["requestBody"].is_object());
         assert!(doc["paths"]["/sessions/{id}/drop"]["post"].is_object());
-        assert_eq!(doc["paths"].as_object().map(|p| p.len()), Some(25));
+        assert!(doc["paths"]["/sessions/{id}/launch"]["post"].is_object());
+        assert_eq!(doc["paths"].as_object().map(|p| p.len()), Some(26));
     }
 
     #[test]
