@@ -1225,12 +1225,21 @@ impl ConsoleGateway {
         if live.closed.swap(true, Ordering::SeqCst) {
             return None;
         }
-        if matches!(live.target, Target::Proxied { .. }) {
-            self.note(
-                id,
-                format!("the session ended ({reason}): Porteiro disconnected the browser and signed the cloud console session out"),
-            );
+        // The browsers stay known, so that they are told "You have been disconnected".
+        if let Ok(mut state) = self.state.lock() {
+            state.launches.retain(|_, l| l.session_id != id);
         }
+        self.note(
+            id,
+            match live.target {
+                Target::Proxied { .. } => format!(
+                    "the session ended ({reason}): Porteiro disconnected the browser and signed the cloud console session out"
+                ),
+                Target::Aws { .. } => format!(
+                    "the session ended ({reason}): AWS's console was not proxied and cannot be signed out by Porteiro; the manager's revocation denies the session's credentials"
+                ),
+            },
+        );
         Some(live)
     }
 
