@@ -204,8 +204,7 @@ impl ApiGateway {
         let active = gs.session.status == SessionStatus::Active;
         if active {
             // After a restart the session's recording continues under a new name.
-            let mut info = SessionInfo::from_view(&gs.session, None);
-            info.account = gs.aws_account_id.clone().unwrap_or(gs.account_name.clone());
+            let info = SessionInfo::from_view(&gs.session, None);
             if let Err(e) = self.recorder.open(info).await {
                 eprintln!("porteiro: gateway: {e}");
             }
