@@ -204,8 +204,7 @@ impl ApiGateway {
         let active = gs.session.status == SessionStatus::Active;
         if active {
             // After a restart the session's recording continues under a new name.
-            let mut info = SessionInfo::from_view(&gs.session, None);
-            info.account = gs.aws_account_id.clone().unwrap_or(gs.account_name.clone());
+            let info = SessionInfo::from_view(&gs.session, None);
             if let Err(e) = self.recorder.open(info).await {
                 eprintln!("porteiro: gateway: {e}");
             }
@@ -459,7 +458,8 @@ impl ApiGateway {
         if record.call.request_bytes == 0 {
             record.call.request_bytes = request_counter.load(Ordering::Relaxed);
         }
-        self.relay(resp, record, request_counter).await
+        self.relay(resp, record, request_counter, protocol, &request_id)
+            .await
     }
 
     /// Streams the upstream answer back; reads error bodies (small) to record their code.
@@ -468,6 +468,8 @@ impl ApiGateway {
         resp: Response<Incoming>,
         mut record: CallRecord,
         sent: Arc<AtomicU64>,
+        protocol: Protocol,
+        request_id: &str,
     ) -> Response<GwBody> {
         let (mut parts, body) = resp.into_parts();
         for h in HOP_BY_HOP {
@@ -490,7 +492,7 @@ impl ApiGateway {
                         record.call.error_code = Some("IncompleteResponse".into());
                         record.finish(0, &sent);
                         let err = internal(&format!("the upstream answer broke off: {e}"));
-                        return error_response(Protocol::Query, &err, "pgw");
+                        return error_response(protocol, &err, request_id);
                     }
                 };
                 record.call.error_code = error_code(&bytes, &parts.headers, parts.status);

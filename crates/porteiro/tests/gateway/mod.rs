@@ -174,7 +174,19 @@ impl Porteiro {
             &admin,
             json!({"account_id": account, "owner": ana["id"]}),
         );
-        assert_eq!(cu["status"], "Provisioned", "{cu}");
+        // Provisioning runs as a job: at once, or by the scheduler when it got there first.
+        let mut cu = cu;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while cu["status"] != "Provisioned" {
+            assert!(Instant::now() < deadline, "not provisioned: {cu}");
+            std::thread::sleep(Duration::from_millis(100));
+            cu = self.ok(
+                "GET",
+                &format!("/cloud-users/{}", cu["id"].as_str().expect("id")),
+                &admin,
+                Value::Null,
+            );
+        }
         let user_arn = cu["arn"].as_str().expect("arn").to_string();
         self.ok("POST", "/credentials", &admin, json!({"cloud_user_id": cu["id"]}));
         let root = self.iam(&self.cloud, ROOT_AK, ROOT_SK, None);
