@@ -1518,6 +1518,50 @@ mod tests {
     }
 
     #[test]
+    fn the_cloud_cookies_stay_in_the_jar_and_count_as_secrets() {
+        let live = Live {
+            session_id: "ps-1".into(),
+            target: Target::Aws {
+                region: "us-east-1".into(),
+            },
+            jar: Mutex::new(BTreeMap::new()),
+            secrets: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+        };
+        let mut h = HeaderMap::new();
+        h.append(
+            hyper::header::SET_COOKIE,
+            HeaderValue::from_static(
+                "porteiro_console=c0ffee0123456789; HttpOnly; SameSite=Lax; Path=/; Max-Age=43200",
+            ),
+        );
+        h.append(
+            hyper::header::SET_COOKIE,
+            HeaderValue::from_static("porteiro_signin=abcdef0123456789; Path=/"),
+        );
+        live.store_cookies(&h);
+        assert_eq!(
+            live.cookie_header().as_deref(),
+            Some("porteiro_console=c0ffee0123456789; porteiro_signin=abcdef0123456789")
+        );
+        assert_eq!(
+            live.scrub("x c0ffee0123456789 y").as_deref(),
+            Some("x ******** y")
+        );
+        let mut gone = HeaderMap::new();
+        gone.append(
+            hyper::header::SET_COOKIE,
+            HeaderValue::from_static("porteiro_console=; Path=/; Max-Age=0"),
+        );
+        gone.append(
+            hyper::header::SET_COOKIE,
+            HeaderValue::from_static("porteiro_signin=x; Max-Age=0"),
+        );
+        live.store_cookies(&gone);
+        assert_eq!(live.cookie_header(), None);
+    }
+
+    #[test]
     fn origins_must_match_the_host() {
         let mut h = HeaderMap::new();
         assert!(same_origin(&h));
