@@ -743,6 +743,11 @@ fn console_sessions_go_through_porteiro_recorded_and_cut() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The web replay's frames: the console pages in order, as the browser saw them.
+    let (code, frames) = p.recordings(&["play", &s1, "--frames"]);
+    assert_eq!(code, 0, "{frames}");
+    assert!(frames.contains("IAM users"), "{frames}");
+    assert!(frames.contains("made-in-console"), "{frames}");
     let (code, out) = p.recordings(&["play", &s1, "--speed", "0"]);
     assert_eq!(code, 0, "{out}");
     for expected in [
