@@ -35,9 +35,13 @@ pub type Fallback = Arc<
         + Sync,
 >;
 
+/// Which requests under `/api/v1` a listener's [`Fallback`] takes too (the console gateway's
+/// launch endpoint).
+pub type Claims = fn(&Method, &str) -> bool;
+
 /// Accepts connections (plain HTTP) until the listener fails.
 pub async fn serve(manager: Arc<Manager>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    serve_with(manager, listener, None, None).await
+    serve_with(manager, listener, None, None, None).await
 }
 
 /// Accepts HTTPS connections with `tls` (see [`tls_config`]) until the listener fails.
@@ -46,16 +50,18 @@ pub async fn serve_tls(
     listener: tokio::net::TcpListener,
     tls: Arc<rustls::ServerConfig>,
 ) -> std::io::Result<()> {
-    serve_with(manager, listener, Some(tls), None).await
+    serve_with(manager, listener, Some(tls), None, None).await
 }
 
 /// Accepts connections, over TLS when `tls` is given (see [`tls_config`]), until the listener
-/// fails; requests outside `/api/v1` go to `fallback` when there is one.
+/// fails; requests outside `/api/v1`, and those `claims` names, go to `fallback` when there is
+/// one.
 pub async fn serve_with(
     manager: Arc<Manager>,
     listener: tokio::net::TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     fallback: Option<Fallback>,
+    claims: Option<Claims>,
 ) -> std::io::Result<()> {
     let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
@@ -79,13 +85,13 @@ pub async fn serve_with(
         let fallback = fallback.clone();
         tokio::spawn(async move {
             match tls {
-                None => connection(manager, stream, remote, fallback).await,
+                None => connection(manager, stream, remote, fallback, claims).await,
                 Some(acceptor) => {
                     // A client that never finishes its handshake does not hold a task forever.
                     let handshake =
                         tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream));
                     if let Ok(Ok(stream)) = handshake.await {
-                        connection(manager, stream, remote, fallback).await;
+                        connection(manager, stream, remote, fallback, claims).await;
                     }
                 }
             }
@@ -93,8 +99,13 @@ pub async fn serve_with(
     }
 }
 
-async fn connection<IO>(manager: Arc<Manager>, io: IO, remote: SocketAddr, fallback: Option<Fallback>)
-where
+async fn connection<IO>(
+    manager: Arc<Manager>,
+    io: IO,
+    remote: SocketAddr,
+    fallback: Option<Fallback>,
+    claims: Option<Claims>,
+) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
@@ -102,7 +113,8 @@ where
         let fallback = fallback.clone();
         async move {
             let path = req.uri().path();
-            let api = path == "/api/v1" || path.starts_with("/api/v1/");
+            let api = (path == "/api/v1" || path.starts_with("/api/v1/"))
+                && !claims.is_some_and(|claims| claims(req.method(), path));
             Ok::<_, Infallible>(match fallback {
                 Some(web) if !api => web(req, remote).await,
                 _ => receive(&manager, req, remote).await,
@@ -579,7 +591,18 @@ async fn route(m: &Manager, req: &Request<Bytes>, remote: SocketAddr) -> Reply {
         (&Method::GET, ["sessions"]) => paged(m.list_sessions(a)?, by("id"), &page_req(req, "sessions")?),
         (&Method::POST, ["sessions"]) => {
             let s = m.start_session(a, body(b)?).await?;
-            let credentials = s.credentials.map(|c| {
+            let gateway = s.gateway.map(|g| {
+                json!({
+                    "access_key_id": g.access_key_id,
+                    "secret_access_key": g.secret_access_key.expose(),
+                    "endpoint": g.endpoint,
+                    "region": g.region,
+                    "expiration": g.expiration,
+                })
+            });
+            // With a gateway serving, the STS credentials stay server-side.
+            let direct = m.gateway_endpoint().is_none();
+            let credentials = s.credentials.filter(|_| direct).map(|c| {
                 json!({
                     "access_key_id": c.access_key_id,
                     "secret_access_key": c.secret_access_key.expose(),
@@ -587,9 +610,19 @@ async fn route(m: &Manager, req: &Request<Bytes>, remote: SocketAddr) -> Reply {
                     "expiration": c.expiration,
                 })
             });
-            created(json!({"session": s.session, "credentials": credentials}))
+            created(json!({"session": s.session, "credentials": credentials, "gateway": gateway}))
         }
         (&Method::GET, ["sessions", id]) => ok(m.get_session(a, id)?),
+        (&Method::GET, ["sessions", id, "gateway-credentials"]) => {
+            let g = m.gateway_credentials(a, id)?;
+            ok(json!({
+                "access_key_id": g.access_key_id,
+                "secret_access_key": g.secret_access_key.expose(),
+                "endpoint": g.endpoint,
+                    "region": g.region,
+                "expiration": g.expiration,
+            }))
+        }
         (&Method::POST, ["sessions", id, "drop"]) => ok(m.drop_session(a, id).await?),
 
         (&Method::GET, ["audit"]) => {
@@ -870,9 +903,25 @@ pub fn openapi() -> Value {
         ),
         (
             "post",
+            "/sessions/{id}/launch",
+            "A one-time URL (60 s) that opens the session's console through Porteiro (served by the console gateway)",
+            "the session's owner",
+            None,
+            201,
+        ),
+        (
+            "post",
             "/sessions/{id}/drop",
             "Drop a session; its credentials are revoked",
             "drop_sessions",
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/sessions/{id}/gateway-credentials",
+            "The API gateway credentials of one's own active JIT session",
+            "the session's owner",
             None,
             200,
         ),
@@ -1010,7 +1059,8 @@ mod tests {
         assert_eq!(doc["openapi"], "3.0.3");
         assert!(doc["paths"]["/sessions"]["post"]["requestBody"].is_object());
         assert!(doc["paths"]["/sessions/{id}/drop"]["post"].is_object());
-        assert_eq!(doc["paths"].as_object().map(|p| p.len()), Some(24));
+        assert!(doc["paths"]["/sessions/{id}/launch"]["post"].is_object());
+        assert_eq!(doc["paths"].as_object().map(|p| p.len()), Some(26));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 pub mod api;
 pub mod clock;
 pub mod connector;
+pub mod gateway;
 pub mod manager;
 pub mod model;
 #[cfg(feature = "postgres")]

@@ -20,6 +20,9 @@ use crate::rules::{self, Invalid, JitAsk, StartFacts, Unmet};
 use crate::store::{AuditFilter, Batch, Store, StoreError, StoreExt};
 use crate::vault::{Secret, Vault, VaultError, random_bytes};
 
+mod console_access;
+pub use console_access::{ConsoleSignIn, ConsoleSignInMethod};
+
 /// How long an API token lives.
 pub const TOKEN_SECONDS: i64 = 12 * 3600;
 /// How long a running job stays claimed by the Porteiro running it (it is due again after
@@ -397,6 +400,8 @@ pub struct SessionView {
     pub ended_by: Option<String>,
     /// Access key id of the JIT credentials.
     pub access_key_id: Option<String>,
+    /// Access key id of the session's gateway credentials (JIT).
+    pub gateway_access_key_id: Option<String>,
 }
 
 impl From<&Session> for SessionView {
@@ -416,6 +421,7 @@ impl From<&Session> for SessionView {
             ended_at: s.ended_at,
             ended_by: s.ended_by.clone(),
             access_key_id: s.credentials.as_ref().map(|c| c.access_key_id.clone()),
+            gateway_access_key_id: s.gateway.as_ref().map(|g| g.access_key_id.clone()),
         }
     }
 }
@@ -440,6 +446,8 @@ pub struct Started {
     pub session: SessionView,
     /// The JIT credentials (JIT only).
     pub credentials: Option<SessionSecrets>,
+    /// The gateway credentials (JIT only).
+    pub gateway: Option<crate::gateway::GatewaySecrets>,
 }
 
 /// A cloud account as shown (no secret).
@@ -533,12 +541,16 @@ impl From<&CloudUser> for CloudUserView {
 
 /// The access manager.
 pub struct Manager {
-    store: Arc<dyn Store>,
-    vault: Vault,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) vault: Vault,
     cloud: Arc<dyn CloudConnector>,
-    clock: Arc<dyn Clock>,
-    write: tokio::sync::Mutex<()>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) write: tokio::sync::Mutex<()>,
     running: Mutex<HashSet<String>>,
+    /// Told when sessions start and end (the recorder, the gateways).
+    pub(crate) observers: std::sync::RwLock<Vec<Arc<dyn crate::gateway::SessionObserver>>>,
+    /// The API gateway's endpoint, once one serves (see [`Manager::set_gateway_endpoint`]).
+    pub(crate) gateway_endpoint: std::sync::RwLock<Option<String>>,
 }
 
 /// A write section: releases the store's lock, then this process's.
@@ -578,6 +590,8 @@ impl Manager {
             clock,
             write: tokio::sync::Mutex::new(()),
             running: Mutex::new(HashSet::new()),
+            observers: std::sync::RwLock::new(Vec::new()),
+            gateway_endpoint: std::sync::RwLock::new(None),
         }
     }
 
@@ -1796,6 +1810,7 @@ impl Manager {
             revocation_policy: None,
             revocation_removed: false,
             password_rotated: false,
+            gateway: None,
         };
         let job = self.new_job(
             JobKind::EndSession {
@@ -1808,9 +1823,12 @@ impl Manager {
         b.put(&s)?.put(&job)?;
         b.audit(self.event(actor, "session.start", "session", &s.id, None, audit_value(&s)));
         self.commit(&b)?;
+        drop(_w);
+        self.notify_started(&s, actor);
         Ok(Started {
             session: SessionView::from(&s),
             credentials: None,
+            gateway: None,
         })
     }
 
@@ -1899,6 +1917,7 @@ impl Manager {
             secret: self.vault.open(&key.secret)?,
             session_token: None,
         };
+        let mut gateway = crate::gateway::new_gateway_secrets()?;
         let assumed = self
             .cloud
             .assume_role(
@@ -1935,6 +1954,10 @@ impl Manager {
             revocation_policy: None,
             revocation_removed: false,
             password_rotated: false,
+            gateway: Some(GatewayKey {
+                access_key_id: gateway.access_key_id.clone(),
+                secret: self.vault.seal(gateway.secret_access_key.expose())?,
+            }),
         };
         let job = self.new_job(
             JobKind::EndSession {
@@ -1944,11 +1967,20 @@ impl Manager {
         )?;
         let _w = self.write_lock().await?;
         let mut b = Batch::new();
-        b.put(&s)?.put(&job)?;
+        b.put(&s)?.put(&job)?.put(&GatewayKeyIndex {
+            id: gateway.access_key_id.clone(),
+            session_id: s.id.clone(),
+        })?;
         b.audit(self.event(actor, "session.start", "session", &s.id, None, audit_value(&s)));
         self.commit(&b)?;
+        drop(_w);
+        self.notify_started(&s, actor);
+        gateway.expiration = s.expires_at;
+        gateway.endpoint = self.gateway_endpoint();
+        gateway.region = account.region.clone();
         Ok(Started {
             session: SessionView::from(&s),
+            gateway: Some(gateway),
             credentials: Some(SessionSecrets {
                 access_key_id: assumed.access_key_id,
                 secret_access_key: assumed.secret,
@@ -1992,6 +2024,7 @@ impl Manager {
                 audit_value(&s),
             ));
             self.commit(&b)?;
+            self.notify_ended(&s, &format!("dropped by {}", actor.username));
             job.id
         };
         self.run_job_by_id(&job_id).await?;
@@ -2355,6 +2388,7 @@ impl Manager {
         let _w = self.write_lock().await?;
         let mut b = Batch::new();
         b.put(&u)?;
+        let mut dropped = Vec::new();
         // Deleting an IAM user does not end its role sessions: drop and revoke them.
         for old in self.store.list::<Session>()? {
             if old.cloud_user_id == u.id && old.status == SessionStatus::Active {
@@ -2377,6 +2411,7 @@ impl Manager {
                     audit_value(&old),
                     audit_value(&s),
                 ));
+                dropped.push(s);
             }
         }
         for c in self.store.list::<Credential>()? {
@@ -2400,7 +2435,11 @@ impl Manager {
             audit_value(&before),
             audit_value(&u),
         ));
-        self.commit(&b)
+        self.commit(&b)?;
+        for s in &dropped {
+            self.notify_ended(s, "dropped: its cloud IAM user was removed");
+        }
+        Ok(())
     }
 
     /// Ends a session: at expiry it becomes Expired; then (JIT) the role gets a deny for its
@@ -2429,6 +2468,7 @@ impl Manager {
                 audit_value(&s),
             ));
             self.commit(&b)?;
+            self.notify_ended(&s, "expired");
         }
         let account: CloudAccount = self.get("account", &s.account_id)?;
         let t = self.target(&account)?;

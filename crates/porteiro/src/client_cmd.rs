@@ -42,6 +42,18 @@ pub(crate) struct Common {
     ca_file: Option<PathBuf>,
 }
 
+impl Common {
+    /// The profile's name.
+    pub(crate) fn profile(&self) -> &str {
+        &self.profile
+    }
+
+    /// `--ca-file` / `PORTEIRO_CA_FILE`, if given.
+    pub(crate) fn ca_file(&self) -> Option<&PathBuf> {
+        self.ca_file.as_ref()
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct LoginArgs {
     /// The API's base URL (`http://HOST:PORT`).
@@ -355,13 +367,13 @@ fn save_profiles(profiles: Map<String, Value>) -> Result<(), String> {
     porteiro_cloud::write_private(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-struct Session {
-    url: String,
-    token: String,
-    ca_file: Option<PathBuf>,
+pub(crate) struct Session {
+    pub(crate) url: String,
+    pub(crate) token: String,
+    pub(crate) ca_file: Option<PathBuf>,
 }
 
-fn profile(name: &str, ca_file: Option<&PathBuf>) -> Result<Session, String> {
+pub(crate) fn profile(name: &str, ca_file: Option<&PathBuf>) -> Result<Session, String> {
     let p = load_profiles();
     let entry = p.get(name).ok_or_else(|| {
         format!("no profile `{name}`: run `porteiro login --url URL --username NAME` first")
@@ -501,7 +513,7 @@ fn tls_failure(url: &str, ca_file: Option<&PathBuf>, e: std::io::Error) -> Strin
 }
 
 /// One request to the API; the JSON answer, or the API's error message.
-fn request(
+pub(crate) fn request(
     url: &str,
     method: &str,
     path: &str,
@@ -935,8 +947,16 @@ fn exec(cmd: Client) -> Result<(), String> {
                         print(&v, true, &[]);
                     } else {
                         print(&v["session"], false, SESSION_KEYS);
+                        let g = &v["gateway"];
                         let c = &v["credentials"];
-                        if !c.is_null() {
+                        if !g.is_null() {
+                            let id = scalar(&v["session"]["id"]);
+                            println!("# through Porteiro's API gateway (every call is recorded):");
+                            println!(
+                                "#   eval \"$(porteiro session env {id})\"   or   porteiro session exec {id} -- aws ..."
+                            );
+                            print!("{}", crate::session_cmd::env_lines(g));
+                        } else if !c.is_null() {
                             println!("export AWS_ACCESS_KEY_ID={}", scalar(&c["access_key_id"]));
                             println!("export AWS_SECRET_ACCESS_KEY={}", scalar(&c["secret_access_key"]));
                             println!("export AWS_SESSION_TOKEN={}", scalar(&c["session_token"]));

@@ -9,6 +9,7 @@ mod cloud_cmd;
 mod policy_cmd;
 mod recordings_cmd;
 mod serve_cmd;
+mod session_cmd;
 
 /// Porteiro: recorded, time-bound access to AWS accounts, an embedded AWS-compatible cloud,
 /// and a faithful AWS IAM policy engine.
@@ -83,6 +84,13 @@ enum Command {
         #[command(flatten)]
         common: client_cmd::Common,
     },
+    /// Use a JIT session through the API gateway: env, credential-process, exec.
+    Session {
+        #[command(subcommand)]
+        command: session_cmd::SessionCommand,
+        #[command(flatten)]
+        common: client_cmd::Common,
+    },
     /// The audit trail.
     Audit {
         #[command(flatten)]
@@ -125,6 +133,7 @@ fn main() -> ExitCode {
         Command::Sessions { command, common } => {
             client_cmd::run(client_cmd::Client::Sessions(command, common))
         }
+        Command::Session { command, common } => session_cmd::run(command, common),
         Command::Audit { args, common } => client_cmd::run(client_cmd::Client::Audit(args, common)),
         Command::Jobs { common } => client_cmd::run(client_cmd::Client::Jobs(common)),
         Command::Recordings(args) => recordings_cmd::run(args),

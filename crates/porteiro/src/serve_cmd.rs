@@ -1,6 +1,8 @@
 //! `porteiro serve`: the access manager with embedded defaults — SQLite and the master key
 //! in a data directory, the embedded cloud on its own listener registered as the first
-//! account, the first administrator, the durable scheduler, the REST API and the web UI.
+//! account, the first administrator, the durable scheduler, the REST API, the web UI, and the
+//! session gateway (the console gateway on the same listener, the API gateway for JIT sessions,
+//! recordings in `DATA_DIR/recordings`).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -10,7 +12,9 @@ use std::sync::Arc;
 
 use clap::Args;
 use porteiro_cloud::{Cloud, CloudConfig};
-use porteiro_manager::clock::SystemClock;
+use porteiro_gateway::api::{ApiGateway, ApiGatewayConfig};
+use porteiro_gateway::recorder::{Recorder, system_millis};
+use porteiro_manager::clock::{Clock, OffsetClock, SystemClock};
 use porteiro_manager::connector::AwsConnector;
 use porteiro_manager::manager::{NewAccount, strong_password};
 use porteiro_manager::store::{SqliteStore, Store};
@@ -30,6 +34,9 @@ pub(crate) struct ServeArgs {
     /// Address of the embedded cloud (default: the API's port + 1).
     #[arg(long)]
     cloud_listen: Option<SocketAddr>,
+    /// Address of the API gateway for JIT sessions (default: the API's port + 2).
+    #[arg(long)]
+    gateway_listen: Option<SocketAddr>,
     /// A file holding the master key (32 bytes, base64). Default: `master.key` in the data
     /// directory, generated (mode 0600) on first start. `PORTEIRO_MASTER_KEY` may hold the
     /// key itself.
@@ -54,6 +61,15 @@ pub(crate) struct ServeArgs {
     tls_key: Option<PathBuf>,
     #[command(flatten)]
     root: RootArgs,
+    /// TEST ONLY: the manager's and the embedded cloud's clocks follow the offset (seconds) in
+    /// this file, for end-to-end tests of expiry.
+    #[arg(
+        long,
+        env = "PORTEIRO_TEST_CLOCK_OFFSET_FILE",
+        hide = true,
+        value_name = "FILE"
+    )]
+    test_clock_offset_file: Option<PathBuf>,
 }
 
 /// The store `--database` names: PostgreSQL, or SQLite in the data directory.
@@ -123,7 +139,14 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         _ => None,
     };
     let (store, store_name) = open_store(&args)?;
-    let clock = Arc::new(SystemClock);
+    let offset_clock = args
+        .test_clock_offset_file
+        .as_ref()
+        .map(|_| Arc::new(OffsetClock::new()));
+    let clock: Arc<dyn Clock> = match &offset_clock {
+        Some(c) => c.clone(),
+        None => Arc::new(SystemClock),
+    };
     let manager = Arc::new(Manager::new(
         store,
         vault,
@@ -150,6 +173,10 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             "porteiro: embedded cloud on http://{cloud_addr} (accounts: {})",
             cloud.accounts().join(", ")
         ));
+        if let (Some(file), Some(offset)) = (args.test_clock_offset_file.clone(), offset_clock.clone()) {
+            say(&format!("porteiro: TEST ONLY: the clocks follow the offset in {}", file.display()));
+            tokio::spawn(follow_clock_offset(cloud.clone(), offset, file));
+        }
         let serving = cloud.clone();
         tokio::spawn(async move {
             if let Err(e) = serving.serve(cloud_listener).await {
@@ -209,10 +236,55 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 ),
             }
         }
-        tokio::spawn(manager.clone().run_scheduler());
+        // Recordings and the API gateway for JIT sessions.
+        let gateway_listen = args
+            .gateway_listen
+            .unwrap_or_else(|| SocketAddr::new(args.listen.ip(), args.listen.port().wrapping_add(2)));
+        let gateway_listener = tokio::net::TcpListener::bind(gateway_listen)
+            .await
+            .map_err(|e| format!("cannot listen on {gateway_listen} for the API gateway: {e} (choose another with --gateway-listen)"))?;
+        let gateway_addr = gateway_listener.local_addr().map_err(|e| e.to_string())?;
+        let key = manager
+            .recording_key()
+            .await
+            .map_err(|e| format!("cannot load the recording key: {e}"))?;
+        let recordings = args.data_dir.join("recordings");
+        let (recorder, recovered) = Recorder::local(&recordings, &key, Arc::new(system_millis))
+            .map_err(|e| e.to_string())?;
+        for r in recovered {
+            match r {
+                Ok(r) => say(&format!(
+                    "porteiro: recording {} was left open: closed as interrupted ({} events)",
+                    r.session_id, r.events
+                )),
+                Err(e) => eprintln!("porteiro: a recording left open could not be closed: {e}"),
+            }
+        }
+        // The console gateway (`/sessions/ID/…` on the API's listener) observes before the
+        // recorder: its cut is noted in the recording before the recording's end.
+        let console = porteiro_gateway::console::ConsoleGateway::new(manager.clone(), recorder.clone());
+        manager.add_observer(console.clone());
+        tokio::spawn(console.clone().watch());
+        manager.add_observer(Arc::new(recorder.clone()));
+        manager.set_gateway_endpoint(format!("http://{gateway_addr}"));
+        let gateway = ApiGateway::new(manager.clone(), recorder.clone(), ApiGatewayConfig::default())
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(async move {
+            if let Err(e) = gateway.serve(gateway_listener).await {
+                eprintln!("porteiro: the API gateway stopped: {e}");
+            }
+        });
+        say(&format!(
+            "porteiro: API gateway for JIT sessions on http://{gateway_addr} (recordings: {}, public key {})",
+            recordings.display(),
+            recorder.public_key().to_hex()
+        ));
         let scheme = if tls.is_some() { "https" } else { "http" };
+        say(&format!("porteiro: console sessions at {scheme}://{api_addr}/sessions/ID/ (POST /api/v1/sessions/ID/launch)"));
+        tokio::spawn(manager.clone().run_scheduler());
         say(&format!("porteiro: access manager API on {scheme}://{api_addr}/api/v1 (data: {}, store: {store_name})", args.data_dir.display()));
-        // The web UI takes every other path of the same listener.
+        // One listener: the console gateway takes `/sessions/…` and the launch endpoint, the REST
+        // API the rest of `/api/v1`, the web UI every other path.
         let web = Arc::new(porteiro_web::Web::new(
             manager.clone(),
             porteiro_web::WebConfig {
@@ -221,17 +293,48 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 ..porteiro_web::WebConfig::default()
             },
         ));
-        let web: porteiro_manager::api::Fallback = Arc::new(move |req, remote| {
+        let front: porteiro_manager::api::Fallback = Arc::new(move |req, remote| {
             let web = web.clone();
-            Box::pin(async move { web.receive(req, remote).await })
+            let console = console.clone();
+            Box::pin(async move {
+                if porteiro_gateway::console::ConsoleGateway::serves(req.method(), req.uri().path()) {
+                    console.receive(req, remote).await
+                } else {
+                    web.receive(req, remote).await
+                }
+            })
         });
         say(&format!("porteiro: web UI on {scheme}://{api_addr}/"));
         tokio::select! {
-            r = porteiro_manager::api::serve_with(manager, api_listener, tls, Some(web)) => r.map_err(|e| format!("the API server stopped: {e}")),
+            r = porteiro_manager::api::serve_with(manager, api_listener, tls, Some(front), Some(porteiro_gateway::console::ConsoleGateway::serves)) => r.map_err(|e| format!("the API server stopped: {e}")),
             _ = tokio::signal::ctrl_c() => {
                 say("porteiro: shutting down");
                 Ok(())
             }
         }
     })
+}
+
+/// TEST ONLY: keeps the manager's and the cloud's clock offsets equal to the number of seconds
+/// in `file` (absent or unreadable: unchanged), and acknowledges each applied value in
+/// `FILE.applied`.
+async fn follow_clock_offset(cloud: Cloud, clock: Arc<OffsetClock>, file: PathBuf) {
+    let mut applied = 0i64;
+    let mut ack = file.clone().into_os_string();
+    ack.push(".applied");
+    let ack = PathBuf::from(ack);
+    loop {
+        let wanted = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| t.trim().parse::<i64>().ok());
+        if let Some(wanted) = wanted.filter(|w| *w != applied) {
+            cloud.advance_clock(wanted - applied);
+            clock.advance(wanted - applied);
+            applied = wanted;
+            if let Err(e) = porteiro_cloud::write_private(&ack, &format!("{applied}\n")) {
+                eprintln!("TEST ONLY: cannot write {}: {e}", ack.display());
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

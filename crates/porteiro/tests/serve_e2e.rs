@@ -20,6 +20,7 @@ struct Porteiro {
     child: Child,
     api: String,
     cloud: String,
+    gateway: String,
     dir: PathBuf,
     keep: bool,
 }
@@ -54,13 +55,14 @@ impl Porteiro {
             std::process::id(),
             free_port()
         ));
-        let (api_port, cloud_port) = (free_port(), free_port());
+        let (api_port, cloud_port, gateway_port) = (free_port(), free_port(), free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_porteiro"))
             .args(["serve", "--data-dir"])
             .arg(&dir)
             .args(["--listen", &format!("127.0.0.1:{api_port}")])
             .args(["--cloud-listen", &format!("127.0.0.1:{cloud_port}")])
             .args(extra)
+            .args(["--gateway-listen", &format!("127.0.0.1:{gateway_port}")])
             .env("PORTEIRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env_remove("PORTEIRO_DATABASE_URL")
             .env("PORTEIRO_CLOUD_ACCOUNT_ID", ACCOUNT)
@@ -76,6 +78,7 @@ impl Porteiro {
             child,
             api: format!("127.0.0.1:{api_port}"),
             cloud: format!("http://127.0.0.1:{cloud_port}"),
+            gateway: format!("http://127.0.0.1:{gateway_port}"),
             dir,
             keep: false,
         };
@@ -138,10 +141,14 @@ impl Porteiro {
     }
 
     fn iam(&self, ak: &str, sk: &str, token: Option<&str>) -> aws_sdk_iam::Client {
+        self.iam_at(&self.cloud, ak, sk, token)
+    }
+
+    fn iam_at(&self, endpoint: &str, ak: &str, sk: &str, token: Option<&str>) -> aws_sdk_iam::Client {
         let conf = aws_sdk_iam::Config::builder()
             .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
             .region(aws_sdk_iam::config::Region::new("us-east-1"))
-            .endpoint_url(&self.cloud)
+            .endpoint_url(endpoint)
             .credentials_provider(aws_sdk_iam::config::Credentials::new(
                 ak,
                 sk,
@@ -158,7 +165,7 @@ impl Porteiro {
         let conf = aws_sdk_sts::Config::builder()
             .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
             .region(aws_sdk_sts::config::Region::new("us-east-1"))
-            .endpoint_url(&self.cloud)
+            .endpoint_url(&self.gateway)
             .credentials_provider(aws_sdk_sts::config::Credentials::new(
                 ak,
                 sk,
@@ -276,22 +283,25 @@ fn porteiro_serve_runs_the_access_manager_end_to_end() {
         &ana_token,
         json!({"kind": "jit", "cloud_user_id": cu["id"], "role": "Admin", "duration": 900}),
     );
-    let c = &started["credentials"];
-    let (ak, sk, tok) = (
+    // With the API gateway serving, the STS credentials stay server-side: Ana gets gateway
+    // credentials, and the gateway re-signs her calls with the session's STS credentials.
+    assert!(started["credentials"].is_null(), "{started}");
+    let c = &started["gateway"];
+    assert_eq!(c["endpoint"], p.gateway.as_str());
+    let (ak, sk) = (
         c["access_key_id"].as_str().expect("ak"),
         c["secret_access_key"].as_str().expect("sk"),
-        c["session_token"].as_str().expect("token"),
     );
     let session_id = started["session"]["id"].as_str().expect("session id").to_string();
     rt.block_on(async {
         let me = p
-            .sts(ak, sk, Some(tok))
+            .sts(ak, sk, None)
             .get_caller_identity()
             .send()
             .await
             .expect("caller identity");
         assert_eq!(me.arn(), Some("arn:aws:sts::123456789012:assumed-role/Admin/ana"));
-        p.iam(ak, sk, Some(tok))
+        p.iam_at(&p.gateway, ak, sk, None)
             .list_roles()
             .send()
             .await
@@ -367,7 +377,8 @@ fn porteiro_serve_runs_the_access_manager_end_to_end() {
         "{v}"
     );
 
-    // The admin drops Ana's session: her credentials stop working in the cloud.
+    // The admin drops Ana's session: the gateway refuses it at once (the cloud-side
+    // revocation is checked in crates/manager/tests/domain.rs).
     let dropped = p.ok(
         "POST",
         &format!("/sessions/{session_id}/drop"),
@@ -377,12 +388,12 @@ fn porteiro_serve_runs_the_access_manager_end_to_end() {
     assert_eq!(dropped["status"], "dropped");
     rt.block_on(async {
         let err = p
-            .iam(ak, sk, Some(tok))
+            .iam_at(&p.gateway, ak, sk, None)
             .list_roles()
             .send()
             .await
             .expect_err("revoked");
-        assert_eq!(err.code(), Some("AccessDenied"));
+        assert_eq!(err.code(), Some("ExpiredToken"));
     });
 
     // Bad input: a clear 4xx naming the field, and nothing changed.
@@ -502,6 +513,7 @@ fn start_printing(dir: &std::path::Path, api_port: u16, cloud_port: u16) -> (Por
         .arg(dir)
         .args(["--listen", &format!("127.0.0.1:{api_port}")])
         .args(["--cloud-listen", &format!("127.0.0.1:{cloud_port}")])
+        .args(["--gateway-listen", "127.0.0.1:0"])
         .env_remove("PORTEIRO_ADMIN_PASSWORD")
         .env_remove("PORTEIRO_MASTER_KEY")
         .env_remove("PORTEIRO_DATA_DIR")
@@ -516,6 +528,7 @@ fn start_printing(dir: &std::path::Path, api_port: u16, cloud_port: u16) -> (Por
         child,
         api: format!("127.0.0.1:{api_port}"),
         cloud: format!("http://127.0.0.1:{cloud_port}"),
+        gateway: String::new(),
         dir: dir.to_path_buf(),
         keep: true,
     };

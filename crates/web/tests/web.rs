@@ -374,6 +374,7 @@ async fn the_api_listener_hands_every_other_path_to_the_web() {
         listener,
         None,
         Some(fallback),
+        None,
     ));
     let (status, _) = raw_get(addr, "/").await;
     assert!(status.contains("303"), "{status}");
