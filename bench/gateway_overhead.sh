@@ -46,13 +46,18 @@ free_port() {
 }
 json() { python3 -c "import json,sys; v=json.load(sys.stdin); print($1)"; }
 
-echo "== building (release): porteiro and the load generator"
-cargo build --release -p porteiro --bin porteiro
-PORTEIRO="$ROOT_DIR/target/release/porteiro"
-LOAD="$(cargo bench -p porteiro-loadgen --bench load --no-run 2>&1 | tee "$WORK/build.log" |
-    sed -n 's/.*Executable benches\/load.rs (\(.*\))/\1/p' | tail -n 1)"
-[[ -n "$LOAD" ]] || { cat "$WORK/build.log" >&2; echo "no load generator binary" >&2; exit 1; }
-[[ "$LOAD" == /* ]] || LOAD="$ROOT_DIR/$LOAD"
+# PORTEIRO_BIN / LOAD_BIN: use already built binaries instead of building.
+if [[ -n "${PORTEIRO_BIN:-}" && -n "${LOAD_BIN:-}" ]]; then
+    PORTEIRO="$PORTEIRO_BIN"; LOAD="$LOAD_BIN"
+else
+    echo "== building (release): porteiro and the load generator"
+    cargo build --release -p porteiro --bin porteiro
+    PORTEIRO="$ROOT_DIR/target/release/porteiro"
+    LOAD="$(cargo bench -p porteiro-loadgen --bench load --no-run 2>&1 | tee "$WORK/build.log" |
+        sed -n 's/.*Executable benches\/load.rs (\(.*\))/\1/p' | tail -n 1)"
+    [[ -n "$LOAD" ]] || { cat "$WORK/build.log" >&2; echo "no load generator binary" >&2; exit 1; }
+    [[ "$LOAD" == /* ]] || LOAD="$ROOT_DIR/$LOAD"
+fi
 
 API_PORT="$(free_port)"; CLOUD_PORT="$(free_port)"; GATEWAY_PORT="$(free_port)"
 API="http://127.0.0.1:$API_PORT"; CLOUD="http://127.0.0.1:$CLOUD_PORT"; GATEWAY="http://127.0.0.1:$GATEWAY_PORT"
@@ -77,7 +82,7 @@ USER_SECRET="$(json 'v["secret_access_key"]' <<<"$CRED")"
 AWS_ACCESS_KEY_ID="$ROOT_KEY" AWS_SECRET_ACCESS_KEY="$ROOT_SECRET" AWS_DEFAULT_REGION=us-east-1 \
     aws --endpoint-url "$CLOUD" iam create-role --role-name Bench --assume-role-policy-document \
     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"$USER_ARN\"},\"Action\":[\"sts:AssumeRole\",\"sts:SetSourceIdentity\"]}]}" >/dev/null
-p jit set "$ACCOUNT" --active yes --jit-enabled yes --duration 3600 --role Bench --profile admin >/dev/null
+p jit set "$ACCOUNT" --active --jit-enabled --duration 3600 --role Bench --profile admin >/dev/null
 echo "$ANA_PASSWORD" | p login --url "$API" --username ana --profile ana >/dev/null
 STARTED="$(p sessions start --kind jit --cloud-user "$CU_ID" --role Bench --json --profile ana)"
 GW_KEY="$(json 'v["gateway"]["access_key_id"]' <<<"$STARTED")"
