@@ -38,7 +38,7 @@ pub use event::{
     ApiCall, ConsoleExchange, Event, EventKind, Html, Note, SessionEnd, SessionId, SessionStart,
 };
 pub use manifest::{Manifest, PublicKey, RecordingKey, Status};
-pub use open::{StoreSpec, open_store};
+pub use open::{StoreSpec, default_spool_of, open_store};
 pub use store::{LocalDir, RecordingStore, verify_stored};
 pub use verify::{Problem, Reason, Report, Verdict};
 pub use writer::{Durability, SessionWriter};

@@ -95,9 +95,29 @@ impl StoreSpec {
     }
 }
 
-/// Opens the store a specification names. `default_spool` is the spool directory of an S3
-/// store without `spool=` (e.g. `<data-dir>/recordings-spool`); it must be the same for the
-/// process that records and for recovery, since live recordings are only there.
+/// The spool of `s3://bucket/prefix` under `root`: `root/<bucket>/<prefix>`, the prefix's `/`
+/// written `~` (`_` for the bucket's root), so two stores never share a spool.
+pub fn default_spool_of(root: &Path, bucket: &str, prefix: &str) -> PathBuf {
+    let mut name = if prefix.is_empty() {
+        "_".to_owned()
+    } else {
+        prefix.replace('/', "~")
+    };
+    if name.starts_with('.') {
+        name.insert(0, '_');
+    }
+    let bucket = if bucket.starts_with('.') {
+        format!("_{bucket}")
+    } else {
+        bucket.replace('/', "~")
+    };
+    root.join(bucket).join(name)
+}
+
+/// Opens the store a specification names. `default_spool` is the root of the spool of an S3
+/// store without `spool=` (e.g. `<data-dir>/recordings-spool`; the store's spool is
+/// [`default_spool_of`] it); it must be the same for the process that records and for
+/// recovery, since live recordings are only there.
 pub fn open_store(spec: &str, default_spool: &Path) -> Result<Arc<dyn RecordingStore>, RecordingError> {
     match StoreSpec::parse(spec)? {
         StoreSpec::Local(dir) => Ok(Arc::new(LocalDir::new(dir))),
@@ -111,11 +131,8 @@ pub fn open_store(spec: &str, default_spool: &Path) -> Result<Arc<dyn RecordingS
             path_style,
         } => {
             let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-            let mut options = crate::s3::S3Options::new(
-                bucket,
-                &prefix,
-                spool.unwrap_or_else(|| default_spool.to_path_buf()),
-            );
+            let spool = spool.unwrap_or_else(|| default_spool_of(default_spool, &bucket, &prefix));
+            let mut options = crate::s3::S3Options::new(bucket, &prefix, spool);
             options.endpoint = endpoint
                 .or_else(|| env("AWS_ENDPOINT_URL_S3"))
                 .or_else(|| env("AWS_ENDPOINT_URL"));
@@ -175,6 +192,15 @@ mod tests {
                 path_style: None,
             }
         );
+    }
+
+    #[test]
+    fn each_bucket_and_prefix_has_its_own_spool() {
+        let root = Path::new("/data/recordings-spool");
+        assert_eq!(default_spool_of(root, "b", "a/b"), root.join("b/a~b"));
+        assert_eq!(default_spool_of(root, "b", ""), root.join("b/_"));
+        assert_eq!(default_spool_of(root, "b", ".."), root.join("b/_.."));
+        assert_ne!(default_spool_of(root, "b", "x"), default_spool_of(root, "c", "x"));
     }
 
     #[test]
