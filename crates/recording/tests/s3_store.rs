@@ -7,6 +7,7 @@ use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::primitives::ByteStream;
@@ -528,4 +529,87 @@ fn the_store_works_and_drops_inside_another_tokio_runtime() {
     });
     let ids = multi.block_on(handle).expect("the task did not panic");
     assert_eq!(ids, vec![id("in-runtime"), id("in-task")]);
+}
+
+/// A quick measurement, not a pass/fail test: `cargo test -p porteiro-recording --features s3
+/// --test s3_store -- --ignored --nocapture quick_benchmark`.
+#[test]
+#[ignore = "a measurement; run on demand"]
+fn quick_benchmark_of_append_and_close() {
+    let server = Server::start();
+    let spool = TempDir::new("bench");
+    let store = server.store("bench", spool.path());
+    let key = RecordingKey::generate().expect("key");
+    let (sessions, events) = (20u64, 200u64);
+    let (mut append, mut close) = (Duration::ZERO, Duration::ZERO);
+    for s in 0..sessions {
+        let t = Instant::now();
+        let mut w = SessionWriter::start(
+            store.clone(),
+            id(&format!("b-{s}")),
+            T0,
+            start(),
+            Durability::EachEvent,
+        )
+        .expect("starts");
+        for i in 1..=events {
+            w.append(T0 + i, call(i)).expect("appends");
+        }
+        append += t.elapsed();
+        let t = Instant::now();
+        w.end(
+            T0 + events + 1,
+            SessionEnd {
+                reason: "logout".into(),
+            },
+            &key,
+        )
+        .expect("ends");
+        close += t.elapsed();
+    }
+    let t = Instant::now();
+    for s in 0..sessions {
+        assert!(
+            verify_stored(&*store, &id(&format!("b-{s}")), None)
+                .expect("verifies")
+                .is_verified()
+        );
+    }
+    let verify = t.elapsed();
+    // The same appends to a local directory, for reference (the spool's cost is the same).
+    let local_dir = TempDir::new("bench-local");
+    let local: Arc<dyn RecordingStore> = Arc::new(LocalDir::new(local_dir.path()));
+    let t = Instant::now();
+    for s in 0..sessions {
+        let mut w = SessionWriter::start(
+            local.clone(),
+            id(&format!("b-{s}")),
+            T0,
+            start(),
+            Durability::EachEvent,
+        )
+        .expect("starts");
+        for i in 1..=events {
+            w.append(T0 + i, call(i)).expect("appends");
+        }
+        w.end(
+            T0 + events + 1,
+            SessionEnd {
+                reason: "logout".into(),
+            },
+            &key,
+        )
+        .expect("ends");
+    }
+    let local_total = t.elapsed();
+    println!(
+        "{sessions} sessions x {events} events (fsync each): append {:.1} µs/event, close+upload {:.1} ms/session, verify from the bucket {:.1} ms/session",
+        append.as_secs_f64() * 1e6 / (sessions * events) as f64,
+        close.as_secs_f64() * 1e3 / sessions as f64,
+        verify.as_secs_f64() * 1e3 / sessions as f64,
+    );
+    println!(
+        "local directory, same sessions: {:.1} µs/event including close",
+        local_total.as_secs_f64() * 1e6 / (sessions * events) as f64,
+    );
 }
