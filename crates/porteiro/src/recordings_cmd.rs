@@ -155,17 +155,30 @@ impl From<RecordingError> for Failure {
 }
 
 pub(crate) fn run(args: RecordingsArgs) -> ExitCode {
+    // Verifying an archive is offline: it needs no store (nor its credentials).
+    if let RecordingsCommand::Verify(a) = &args.command
+        && a.archive.is_some()
+    {
+        let RecordingsCommand::Verify(a) = args.command else {
+            return ExitCode::from(2);
+        };
+        return finish(verify(None, a));
+    }
     let result = open(&args).and_then(|store| {
         let store = &store;
         match args.command {
             RecordingsCommand::List(a) => list(store, a.json),
             RecordingsCommand::Show(a) => show(store, &a.id, a.json),
-            RecordingsCommand::Verify(a) => verify(store, a),
+            RecordingsCommand::Verify(a) => verify(Some(store), a),
             RecordingsCommand::Export(a) => export(store, &a.id, &a.out),
             RecordingsCommand::Import(a) => import(store, &a.archive, &a.key),
             RecordingsCommand::Play(a) => play(store, a),
         }
     });
+    finish(result)
+}
+
+fn finish(result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Broken) => ExitCode::from(1),
@@ -361,14 +374,16 @@ fn show(store: &Store, id: &str, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-fn verify(store: &Store, args: VerifyArgs) -> Result<(), Failure> {
+fn verify(store: Option<&Store>, args: VerifyArgs) -> Result<(), Failure> {
     let trusted = trusted_key(&args.key)?;
+    let store = || store.ok_or_else(|| Failure::Usage("no recordings store was opened".into()));
     let reports: Vec<Report> = if let Some(path) = &args.archive {
         let bytes =
             fs::read(path).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
         let contents = Contents::read_archive(Cursor::new(bytes))?;
         vec![contents.verify(trusted.as_ref())?]
     } else if args.all {
+        let store = store()?;
         let ids = store.list()?;
         if ids.is_empty() {
             return Err(Failure::Usage(format!("no recordings in {}", store.name)));
@@ -378,7 +393,7 @@ fn verify(store: &Store, args: VerifyArgs) -> Result<(), Failure> {
             .collect::<Result<_, _>>()?
     } else {
         let id = session_id(args.id.as_deref().unwrap_or_default())?;
-        vec![verify_stored(&**store, &id, trusted.as_ref())?]
+        vec![verify_stored(&**store()?, &id, trusted.as_ref())?]
     };
     if args.json {
         print_json(&json!(reports));

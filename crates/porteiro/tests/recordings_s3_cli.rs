@@ -318,6 +318,14 @@ fn recordings_in_the_embedded_clouds_s3_are_listed_verified_exported_and_importe
         err.contains("AWS_SECRET_ACCESS_KEY") && !err.contains("wrong-secret-value"),
         "{err}"
     );
+    // Verifying an archive is offline: the store is not opened.
+    let o = porteiro(
+        &data_dir,
+        &spec,
+        "wrong-secret-value",
+        &["verify", "--archive", &archive_arg],
+    );
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
     let missing = format!("s3://nope/rec?endpoint={}", cloud.url());
     let o = porteiro(&data_dir, &missing, ROOT_SK, &["list"]);
     assert_eq!(o.status.code(), Some(2));
