@@ -1,4 +1,5 @@
-//! `porteiro recordings list|show|verify|export|import|play`: session recordings on disk.
+//! `porteiro recordings list|show|verify|export|import|play`: session recordings in a local
+//! directory or an S3-compatible bucket (`--store s3://BUCKET/PREFIX?endpoint=URL`).
 //!
 //! Exit codes: 0 when everything asked for verified (or the command did its job), 1 when a
 //! recording is broken (or still open, without a signed manifest), 2 for a usage error or a
@@ -9,6 +10,7 @@ use std::fs;
 use std::io::{BufWriter, Cursor, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -16,7 +18,7 @@ use porteiro_recording::archive::Contents;
 use porteiro_recording::manifest::PublicKey;
 use porteiro_recording::play::{format_offset, read_events, text_replay, web_replay};
 use porteiro_recording::{
-    LocalDir, Manifest, RecordingError, RecordingStore, Report, SessionId, Verdict, verify_stored,
+    LocalDir, Manifest, RecordingError, RecordingStore, Report, SessionId, Verdict, open_store, verify_stored,
 };
 use serde_json::{Value as Json, json};
 
@@ -25,6 +27,11 @@ pub(crate) struct RecordingsArgs {
     /// The recordings directory (default: the data directory's `recordings` folder).
     #[arg(long, global = true, env = "PORTEIRO_RECORDINGS_DIR")]
     dir: Option<PathBuf>,
+    /// The recordings store: a directory, or `s3://BUCKET/PREFIX[?endpoint=URL&region=R&spool=DIR]`
+    /// (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN).
+    /// Takes precedence over --dir.
+    #[arg(long, global = true, env = "PORTEIRO_RECORDINGS_STORE", value_name = "SPEC")]
+    store: Option<String>,
     /// Porteiro's data directory.
     #[arg(
         long,
@@ -148,19 +155,30 @@ impl From<RecordingError> for Failure {
 }
 
 pub(crate) fn run(args: RecordingsArgs) -> ExitCode {
-    let dir = args
-        .dir
-        .clone()
-        .unwrap_or_else(|| args.data_dir.join("recordings"));
-    let store = LocalDir::new(dir);
-    let result = match args.command {
-        RecordingsCommand::List(a) => list(&store, a.json),
-        RecordingsCommand::Show(a) => show(&store, &a.id, a.json),
-        RecordingsCommand::Verify(a) => verify(&store, a),
-        RecordingsCommand::Export(a) => export(&store, &a.id, &a.out),
-        RecordingsCommand::Import(a) => import(&store, &a.archive, &a.key),
-        RecordingsCommand::Play(a) => play(&store, a),
-    };
+    // Verifying an archive is offline: it needs no store (nor its credentials).
+    if let RecordingsCommand::Verify(a) = &args.command
+        && a.archive.is_some()
+    {
+        let RecordingsCommand::Verify(a) = args.command else {
+            return ExitCode::from(2);
+        };
+        return finish(verify(None, a));
+    }
+    let result = open(&args).and_then(|store| {
+        let store = &store;
+        match args.command {
+            RecordingsCommand::List(a) => list(store, a.json),
+            RecordingsCommand::Show(a) => show(store, &a.id, a.json),
+            RecordingsCommand::Verify(a) => verify(Some(store), a),
+            RecordingsCommand::Export(a) => export(store, &a.id, &a.out),
+            RecordingsCommand::Import(a) => import(store, &a.archive, &a.key),
+            RecordingsCommand::Play(a) => play(store, a),
+        }
+    });
+    finish(result)
+}
+
+fn finish(result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Broken) => ExitCode::from(1),
@@ -169,6 +187,40 @@ pub(crate) fn run(args: RecordingsArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The store and its name for messages.
+struct Store {
+    store: Arc<dyn RecordingStore>,
+    name: String,
+}
+
+impl std::ops::Deref for Store {
+    type Target = dyn RecordingStore;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.store
+    }
+}
+
+/// Opens `--store SPEC`, else `--dir DIR`, else `<data-dir>/recordings`. An S3 store spools
+/// live recordings in `<data-dir>/recordings-spool/<bucket>/<prefix>` unless the spec says
+/// `spool=DIR`.
+fn open(args: &RecordingsArgs) -> Result<Store, Failure> {
+    let Some(spec) = &args.store else {
+        let dir = args
+            .dir
+            .clone()
+            .unwrap_or_else(|| args.data_dir.join("recordings"));
+        return Ok(Store {
+            name: dir.display().to_string(),
+            store: Arc::new(LocalDir::new(dir)),
+        });
+    };
+    let store = open_store(spec, &args.data_dir.join("recordings-spool"))?;
+    // The name shown in messages: the spec without its options.
+    let name = spec.split_once('?').map_or(spec.as_str(), |(s, _)| s).to_owned();
+    Ok(Store { store, name })
 }
 
 fn session_id(text: &str) -> Result<SessionId, Failure> {
@@ -210,7 +262,7 @@ fn format_time(ms: u64) -> String {
     )
 }
 
-fn read_manifest(store: &LocalDir, id: &SessionId) -> Result<Option<Manifest>, Failure> {
+fn read_manifest(store: &Store, id: &SessionId) -> Result<Option<Manifest>, Failure> {
     match store.manifest(id)? {
         None => Ok(None),
         Some(bytes) => Manifest::from_json(&bytes)
@@ -219,7 +271,7 @@ fn read_manifest(store: &LocalDir, id: &SessionId) -> Result<Option<Manifest>, F
     }
 }
 
-fn list(store: &LocalDir, json: bool) -> Result<(), Failure> {
+fn list(store: &Store, json: bool) -> Result<(), Failure> {
     let ids = store.list()?;
     let mut rows = Vec::new();
     for id in &ids {
@@ -240,7 +292,7 @@ fn list(store: &LocalDir, json: bool) -> Result<(), Failure> {
         return Ok(());
     }
     if rows.is_empty() {
-        println!("no recordings in {}", store.root().display());
+        println!("no recordings in {}", store.name);
         return Ok(());
     }
     println!(
@@ -279,9 +331,9 @@ fn verdict_line(report: &Report) -> String {
     }
 }
 
-fn show(store: &LocalDir, id: &str, json: bool) -> Result<(), Failure> {
+fn show(store: &Store, id: &str, json: bool) -> Result<(), Failure> {
     let id = session_id(id)?;
-    let report = verify_stored(store, &id, None)?;
+    let report = verify_stored(&**store, &id, None)?;
     let events = read_events(store.events(&id)?)
         .map_err(|e| Failure::Usage(format!("recording {id}: cannot read events: {e}")))?;
     let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
@@ -322,27 +374,26 @@ fn show(store: &LocalDir, id: &str, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-fn verify(store: &LocalDir, args: VerifyArgs) -> Result<(), Failure> {
+fn verify(store: Option<&Store>, args: VerifyArgs) -> Result<(), Failure> {
     let trusted = trusted_key(&args.key)?;
+    let store = || store.ok_or_else(|| Failure::Usage("no recordings store was opened".into()));
     let reports: Vec<Report> = if let Some(path) = &args.archive {
         let bytes =
             fs::read(path).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
         let contents = Contents::read_archive(Cursor::new(bytes))?;
         vec![contents.verify(trusted.as_ref())?]
     } else if args.all {
+        let store = store()?;
         let ids = store.list()?;
         if ids.is_empty() {
-            return Err(Failure::Usage(format!(
-                "no recordings in {}",
-                store.root().display()
-            )));
+            return Err(Failure::Usage(format!("no recordings in {}", store.name)));
         }
         ids.iter()
-            .map(|id| verify_stored(store, id, trusted.as_ref()))
+            .map(|id| verify_stored(&**store, id, trusted.as_ref()))
             .collect::<Result<_, _>>()?
     } else {
         let id = session_id(args.id.as_deref().unwrap_or_default())?;
-        vec![verify_stored(store, &id, trusted.as_ref())?]
+        vec![verify_stored(&**store()?, &id, trusted.as_ref())?]
     };
     if args.json {
         print_json(&json!(reports));
@@ -362,9 +413,9 @@ fn verify(store: &LocalDir, args: VerifyArgs) -> Result<(), Failure> {
     }
 }
 
-fn export(store: &LocalDir, id: &str, out: &PathBuf) -> Result<(), Failure> {
+fn export(store: &Store, id: &str, out: &PathBuf) -> Result<(), Failure> {
     let id = session_id(id)?;
-    let contents = Contents::from_store(store, &id)?;
+    let contents = Contents::from_store(&**store, &id)?;
     let report = contents.verify(None)?;
     let tmp = out.with_extension("tar.partial");
     let file = fs::File::create(&tmp)
@@ -384,7 +435,7 @@ fn export(store: &LocalDir, id: &str, out: &PathBuf) -> Result<(), Failure> {
     }
 }
 
-fn import(store: &LocalDir, archive: &PathBuf, key: &KeyArg) -> Result<(), Failure> {
+fn import(store: &Store, archive: &PathBuf, key: &KeyArg) -> Result<(), Failure> {
     let trusted = trusted_key(key)?;
     let bytes =
         fs::read(archive).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", archive.display())))?;
@@ -395,12 +446,12 @@ fn import(store: &LocalDir, archive: &PathBuf, key: &KeyArg) -> Result<(), Failu
         eprintln!("not imported: the archive does not verify");
         return Err(Failure::Broken);
     }
-    contents.import_into(store)?;
-    println!("imported {} into {}", contents.session_id, store.root().display());
+    contents.import_into(&**store)?;
+    println!("imported {} into {}", contents.session_id, store.name);
     Ok(())
 }
 
-fn play(store: &LocalDir, args: PlayArgs) -> Result<(), Failure> {
+fn play(store: &Store, args: PlayArgs) -> Result<(), Failure> {
     let id = session_id(&args.id)?;
     let events = read_events(store.events(&id)?)
         .map_err(|e| Failure::Usage(format!("recording {id}: cannot read events: {e}")))?;

@@ -66,6 +66,28 @@ pub enum RecordingError {
     /// The operating system's random source failed.
     #[error("cannot generate a signing key: the operating system's random source failed: {0}")]
     Random(String),
+    /// A store specification (`--store SPEC`) that cannot be used.
+    #[error("invalid recordings store {spec:?}: {why}")]
+    Spec {
+        /// The specification as given.
+        spec: String,
+        /// What is wrong and how to fix it.
+        why: String,
+    },
+    /// An S3 request failed; `hint` says what to fix.
+    #[error("{action} s3://{bucket}/{key}: {message}{hint}")]
+    S3 {
+        /// What was being done ("cannot read", "cannot upload", ...).
+        action: &'static str,
+        /// The bucket.
+        bucket: String,
+        /// The object key (or prefix).
+        key: String,
+        /// The endpoint's error code and message, or why it could not be reached.
+        message: String,
+        /// What to fix, starting with "; " (empty when there is no advice).
+        hint: String,
+    },
     /// A manifest that cannot be read.
     #[error("invalid manifest of recording {id}: {why}")]
     Manifest {

@@ -9,7 +9,9 @@
 //! before anything is written), [`chain`] (hashing and line encoding), [`manifest`] (signing),
 //! [`verify`] (recomputing the chain over any reader) and [`play`] (text and web replay). The
 //! storage sits at the edge, behind the [`store::RecordingStore`] trait: [`store::LocalDir`] is
-//! the local-directory store. [`writer::SessionWriter`] appends durably, [`recover`] closes
+//! the local-directory store and, with the `s3` feature, [`s3::S3Store`] keeps them in any
+//! S3-compatible bucket (spooled locally while written); [`open_store`] opens either from a
+//! specification (a path or `s3://BUCKET/PREFIX?...`). [`writer::SessionWriter`] appends durably, [`recover`] closes
 //! recordings left open by a crash, and [`archive`] exports and imports self-contained
 //! archives.
 //!
@@ -22,8 +24,11 @@ pub mod error;
 pub mod event;
 pub mod manifest;
 pub mod mask;
+pub mod open;
 pub mod play;
 pub mod recover;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod store;
 pub mod verify;
 pub mod writer;
@@ -33,6 +38,7 @@ pub use event::{
     ApiCall, ConsoleExchange, Event, EventKind, Html, Note, SessionEnd, SessionId, SessionStart,
 };
 pub use manifest::{Manifest, PublicKey, RecordingKey, Status};
+pub use open::{StoreSpec, default_spool_of, open_store};
 pub use store::{LocalDir, RecordingStore, verify_stored};
 pub use verify::{Problem, Reason, Report, Verdict};
 pub use writer::{Durability, SessionWriter};

@@ -6,8 +6,8 @@
 //! DIR/<session-id>/manifest.json    the signed manifest (written last, atomically)
 //! ```
 //!
-//! An S3-compatible store can implement the same trait (spool the log locally, upload at
-//! close); none is here yet.
+//! The S3-compatible store (`crate::s3`, feature `s3`) implements the same trait: it spools
+//! the log in a [`LocalDir`] and uploads it at close.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, BufRead, BufReader, Write};
