@@ -57,11 +57,11 @@ pub enum RecorderError {
         /// The session.
         session: String,
         /// The cause.
-        source: RecordingError,
+        source: Box<RecordingError>,
     },
     /// The recordings store could not be read at start-up.
     #[error("cannot recover the recordings left open: {0}")]
-    Recovery(RecordingError),
+    Recovery(Box<RecordingError>),
     /// The recorder's thread could not start.
     #[error("cannot start the recorder's thread: {0}")]
     Thread(std::io::Error),
@@ -170,7 +170,8 @@ impl Recorder {
         now: Millis,
     ) -> Result<(Recorder, Vec<Result<Recovered, RecordingError>>), RecorderError> {
         let key = RecordingKey::from_bytes(key);
-        let recovered = recover_all(store.as_ref(), &key).map_err(RecorderError::Recovery)?;
+        let recovered =
+            recover_all(store.as_ref(), &key).map_err(|e| RecorderError::Recovery(Box::new(e)))?;
         let public_key = key.public_key();
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(Stats::default());
@@ -366,7 +367,7 @@ impl Worker {
                         }
                         Err(source) => Err(RecorderError::Recording {
                             session: session.clone(),
-                            source,
+                            source: Box::new(source),
                         }),
                     },
                 };
@@ -388,7 +389,7 @@ impl Worker {
     fn open(&mut self, info: SessionInfo, time: u64) -> Result<String, RecorderError> {
         let err = |source| RecorderError::Recording {
             session: info.session_id.clone(),
-            source,
+            source: Box::new(source),
         };
         if let Some(w) = self.open.get(&info.session_id) {
             return Ok(w.writer.id().to_string());

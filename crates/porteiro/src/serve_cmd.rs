@@ -37,6 +37,12 @@ pub(crate) struct ServeArgs {
     /// Address of the API gateway for JIT sessions (default: the API's port + 2).
     #[arg(long)]
     gateway_listen: Option<SocketAddr>,
+    /// Where session recordings go: a directory, or an S3-compatible bucket
+    /// `s3://BUCKET/PREFIX[?endpoint=URL&region=R]` (credentials from AWS_ACCESS_KEY_ID /
+    /// AWS_SECRET_ACCESS_KEY; live recordings are spooled under DATA_DIR/recordings-spool and
+    /// uploaded when they close). Default: DATA_DIR/recordings.
+    #[arg(long, env = "PORTEIRO_RECORDINGS_STORE", value_name = "SPEC")]
+    recordings_store: Option<String>,
     /// A file holding the master key (32 bytes, base64). Default: `master.key` in the data
     /// directory, generated (mode 0600) on first start. `PORTEIRO_MASTER_KEY` may hold the
     /// key itself.
@@ -248,8 +254,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             .recording_key()
             .await
             .map_err(|e| format!("cannot load the recording key: {e}"))?;
-        let recordings = args.data_dir.join("recordings");
-        let (recorder, recovered) = Recorder::local(&recordings, &key, Arc::new(system_millis))
+        let recordings = args
+            .recordings_store
+            .clone()
+            .unwrap_or_else(|| args.data_dir.join("recordings").display().to_string());
+        let recordings_store = porteiro_recording::open_store(&recordings, &args.data_dir.join("recordings-spool"))
+            .map_err(|e| format!("cannot open the recordings store {recordings}: {e}"))?;
+        let (recorder, recovered) = Recorder::start(recordings_store.clone(), &key, Arc::new(system_millis))
             .map_err(|e| e.to_string())?;
         for r in recovered {
             match r {
@@ -276,7 +287,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         });
         say(&format!(
             "porteiro: API gateway for JIT sessions on http://{gateway_addr} (recordings: {}, public key {})",
-            recordings.display(),
+            recordings,
             recorder.public_key().to_hex()
         ));
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -288,7 +299,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         let web = Arc::new(porteiro_web::Web::new(
             manager.clone(),
             porteiro_web::WebConfig {
-                recordings_dir: Some(args.data_dir.join("recordings")),
+                recordings: Some(recordings_store),
                 secure_cookies: tls.is_some(),
                 ..porteiro_web::WebConfig::default()
             },

@@ -22,7 +22,6 @@ mod pages;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -40,7 +39,7 @@ use crate::i18n::Lang;
 pub const MAX_FORM: usize = 64 * 1024;
 
 /// How the web UI behaves.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WebConfig {
     /// A sign-in ends after this many seconds without a page view.
     pub idle_seconds: i64,
@@ -49,8 +48,19 @@ pub struct WebConfig {
     /// Mark cookies `Secure` always (Porteiro behind TLS). They are also marked `Secure` when
     /// a request arrives with `X-Forwarded-Proto: https`.
     pub secure_cookies: bool,
-    /// Where session recordings live (`DATA_DIR/recordings`), when any.
-    pub recordings_dir: Option<PathBuf>,
+    /// The session recordings' store (the recorder's), when any.
+    pub recordings: Option<Arc<dyn porteiro_recording::RecordingStore>>,
+}
+
+impl std::fmt::Debug for WebConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebConfig")
+            .field("idle_seconds", &self.idle_seconds)
+            .field("absolute_seconds", &self.absolute_seconds)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("recordings", &self.recordings.is_some())
+            .finish()
+    }
 }
 
 impl Default for WebConfig {
@@ -59,7 +69,7 @@ impl Default for WebConfig {
             idle_seconds: 30 * 60,
             absolute_seconds: porteiro_manager::manager::TOKEN_SECONDS,
             secure_cookies: false,
-            recordings_dir: None,
+            recordings: None,
         }
     }
 }

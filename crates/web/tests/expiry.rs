@@ -71,7 +71,7 @@ async fn a_jit_session_started_in_the_ui_is_disconnected_at_its_expiry() {
     let web = Web::new(
         Arc::clone(&w.manager),
         WebConfig {
-            recordings_dir: Some(recordings.clone()),
+            recordings: Some(Arc::new(porteiro_recording::LocalDir::new(&recordings))),
             ..WebConfig::default()
         },
     );

@@ -9,7 +9,8 @@ use porteiro_manager::model::{Permission, SessionKind, SessionStatus};
 use porteiro_manager::store::AuditFilter;
 use porteiro_recording::archive::Contents;
 use porteiro_recording::play::{format_offset, read_events, text_replay};
-use porteiro_recording::{LocalDir, RecordingStore, SessionId, Verdict, verify_stored};
+use porteiro_recording::{RecordingStore, SessionId, Verdict, verify_stored};
+use std::sync::Arc;
 
 use super::remote::{kind_text, session_status_text};
 use super::{Page, account_names, load_error};
@@ -18,8 +19,8 @@ use crate::html::{
     Problems, button_form, datetime, enc, esc, input, parse_datetime, redirect, select, table,
 };
 
-fn store(c: &Ctx<'_>) -> Option<LocalDir> {
-    c.web.config.recordings_dir.as_ref().map(LocalDir::new)
+fn store(c: &Ctx<'_>) -> Option<Arc<dyn RecordingStore>> {
+    c.web.config.recordings.clone()
 }
 
 fn may_view_recordings(c: &Ctx<'_>) -> bool {
@@ -221,7 +222,7 @@ pub(crate) async fn drop(c: &Ctx<'_>, id: &str) -> Page {
     }
 }
 
-fn recording_id(c: &Ctx<'_>, id: &str) -> Result<(LocalDir, SessionId), String> {
+fn recording_id(c: &Ctx<'_>, id: &str) -> Result<(Arc<dyn RecordingStore>, SessionId), String> {
     if !may_view_recordings(c) {
         return Err(format!(
             "{} \"{}\"",
@@ -311,7 +312,7 @@ pub(crate) fn verify(c: &Ctx<'_>, id: &str) -> Page {
         Ok(x) => x,
         Err(m) => return refused(c, title, &m),
     };
-    let report = match verify_stored(&store, &sid, None) {
+    let report = match verify_stored(store.as_ref(), &sid, None) {
         Ok(r) => r,
         Err(e) => return refused(c, title, &e.to_string()),
     };
@@ -347,7 +348,8 @@ pub(crate) fn export(c: &Ctx<'_>, id: &str) -> Page {
         Ok(x) => x,
         Err(m) => return refused(c, title, &m),
     };
-    let archive = Contents::from_store(&store, &sid).and_then(|contents| contents.write_archive(Vec::new()));
+    let archive =
+        Contents::from_store(store.as_ref(), &sid).and_then(|contents| contents.write_archive(Vec::new()));
     match archive {
         Ok(bytes) => {
             let mut r = crate::html::respond(StatusCode::OK, "application/x-tar", bytes);
