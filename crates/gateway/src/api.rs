@@ -155,21 +155,7 @@ impl ApiGateway {
     /// Accepts connections until the listener fails.
     pub async fn serve(self: Arc<Self>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         loop {
-            let (stream, remote) = match listener.accept().await {
-                Ok(conn) => conn,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::ConnectionAborted
-                            | std::io::ErrorKind::ConnectionReset
-                            | std::io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let _ = stream.set_nodelay(true);
+            let (stream, remote) = porteiro_manager::api::accept(&listener).await?;
             let gw = self.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req: Request<Incoming>| {

@@ -1397,21 +1397,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<()> {
     loop {
-        let (stream, remote) = match listener.accept().await {
-            Ok(conn) => conn,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::ConnectionAborted
-                        | std::io::ErrorKind::ConnectionReset
-                        | std::io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let _ = stream.set_nodelay(true);
+        let (stream, remote) = porteiro_manager::api::accept(&listener).await?;
         let manager = manager.clone();
         let console = console.clone();
         tokio::spawn(async move {

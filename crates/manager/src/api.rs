@@ -65,21 +65,7 @@ pub async fn serve_with(
 ) -> std::io::Result<()> {
     let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
-        let (stream, remote) = match listener.accept().await {
-            Ok(conn) => conn,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::ConnectionAborted
-                        | std::io::ErrorKind::ConnectionReset
-                        | std::io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let _ = stream.set_nodelay(true);
+        let (stream, remote) = accept(&listener).await?;
         let manager = manager.clone();
         let tls = tls.clone();
         let fallback = fallback.clone();
@@ -96,6 +82,29 @@ pub async fn serve_with(
                 }
             }
         });
+    }
+}
+
+/// The next connection of `listener` (with `TCP_NODELAY`); connections that fail while being
+/// accepted are skipped, a failing listener is an error.
+pub async fn accept(
+    listener: &tokio::net::TcpListener,
+) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    loop {
+        match listener.accept().await {
+            Ok((stream, remote)) => {
+                let _ = stream.set_nodelay(true);
+                return Ok((stream, remote));
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionAborted
+                        | std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e),
+        }
     }
 }
 
