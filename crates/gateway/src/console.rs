@@ -117,6 +117,23 @@ fn new_clients() -> Clients {
     Clients { http, https }
 }
 
+/// Why a console launch is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchRefused {
+    /// No such session.
+    #[error("session {0} does not exist")]
+    NotFound(String),
+    /// Someone else's session.
+    #[error("session {0} belongs to another user: only its owner may open its console")]
+    NotYours(String),
+    /// The session has ended.
+    #[error("session {0} has ended ({1}): start a new session")]
+    Ended(String, String),
+    /// Randomness failed.
+    #[error("a launch could not be made: {0}")]
+    Internal(String),
+}
+
 /// A one-time launch URL, before it is used.
 struct Launch {
     session_id: String,
@@ -518,6 +535,41 @@ impl ConsoleGateway {
         self.state.lock().ok()?.live.get(id).cloned()
     }
 
+    /// A one-time launch path (`/sessions/ID/launch?token=…`, valid once for a minute) of
+    /// session `id` for `actor`, its owner; with its expiry and the session's kind. The REST
+    /// endpoint and the web UI both mint launches here.
+    pub fn launch_for(&self, actor: &Actor, id: &str) -> Result<(String, i64, SessionKind), LaunchRefused> {
+        let session = self
+            .manager
+            .session_for_gateway(id)
+            .map_err(|_| LaunchRefused::NotFound(id.to_string()))?;
+        if session.user_id != actor.user_id {
+            return Err(LaunchRefused::NotYours(id.to_string()));
+        }
+        if let Some((reason, _)) = end_reason(&session, self.manager.now()) {
+            return Err(LaunchRefused::Ended(id.to_string(), reason));
+        }
+        let token = random_hex().map_err(|e| LaunchRefused::Internal(e.to_string()))?;
+        let now = self.manager.now();
+        let expires = now + LAUNCH_SECONDS;
+        if let Ok(mut state) = self.state.lock() {
+            state.launches.retain(|_, l| l.expires > now);
+            state.launches.insert(
+                digest(&token),
+                Launch {
+                    session_id: id.to_string(),
+                    user_id: actor.user_id.clone(),
+                    expires,
+                },
+            );
+        }
+        Ok((
+            format!("/sessions/{id}/launch?token={token}"),
+            expires,
+            session.kind,
+        ))
+    }
+
     /// `POST /api/v1/sessions/ID/launch` (API token of the session's owner): a one-time URL.
     async fn launch_api(&self, req: &Request<Bytes>, remote: SocketAddr) -> Response<Full<Bytes>> {
         let segs: Vec<&str> = req.uri().path().trim_end_matches('/').split('/').collect();
@@ -539,48 +591,18 @@ impl ConsoleGateway {
             Ok(a) => a,
             Err(e) => return json_error(StatusCode::UNAUTHORIZED, "unauthenticated", &e.to_string()),
         };
-        let session = match self.manager.session_for_gateway(id) {
-            Ok(s) => s,
-            Err(_) => {
-                return json_error(
-                    StatusCode::NOT_FOUND,
-                    "not_found",
-                    &format!("session {id} does not exist"),
-                );
+        let (path, expires, kind) = match self.launch_for(&actor, id) {
+            Ok(l) => l,
+            Err(e) => {
+                let (status, code) = match &e {
+                    LaunchRefused::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                    LaunchRefused::NotYours(_) => (StatusCode::FORBIDDEN, "forbidden"),
+                    LaunchRefused::Ended(..) => (StatusCode::CONFLICT, "conflict"),
+                    LaunchRefused::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                };
+                return json_error(status, code, &e.to_string());
             }
         };
-        if session.user_id != actor.user_id {
-            return json_error(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                &format!("session {id} belongs to another user: only its owner may open its console"),
-            );
-        }
-        if let Some((reason, _)) = end_reason(&session, self.manager.now()) {
-            return json_error(
-                StatusCode::CONFLICT,
-                "conflict",
-                &format!("session {id} has ended ({reason}): start a new session"),
-            );
-        }
-        let token = match random_hex() {
-            Ok(t) => t,
-            Err(e) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
-        };
-        let expires = self.manager.now() + LAUNCH_SECONDS;
-        if let Ok(mut state) = self.state.lock() {
-            let now = self.manager.now();
-            state.launches.retain(|_, l| l.expires > now);
-            state.launches.insert(
-                digest(&token),
-                Launch {
-                    session_id: id.to_string(),
-                    user_id: actor.user_id.clone(),
-                    expires,
-                },
-            );
-        }
-        let path = format!("/sessions/{id}/launch?token={token}");
         let url = req
             .headers()
             .get(hyper::header::HOST)
@@ -588,7 +610,7 @@ impl ConsoleGateway {
             .map(|h| format!("http://{h}{path}"));
         let mut r = json_error(StatusCode::CREATED, "", "");
         *r.body_mut() = Full::new(Bytes::from(
-            json!({"path": path, "url": url, "expires_at": expires, "kind": session.kind}).to_string(),
+            json!({"path": path, "url": url, "expires_at": expires, "kind": kind}).to_string(),
         ));
         r
     }

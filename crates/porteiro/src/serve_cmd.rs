@@ -300,6 +300,12 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             manager.clone(),
             porteiro_web::WebConfig {
                 recordings: Some(recordings_store),
+                console_launcher: Some({
+                    let console = console.clone();
+                    Arc::new(move |actor: &porteiro_manager::Actor, id: &str| {
+                        console.launch_for(actor, id).map(|(path, _, _)| path).map_err(|e| e.to_string())
+                    })
+                }),
                 secure_cookies: tls.is_some(),
                 ..porteiro_web::WebConfig::default()
             },

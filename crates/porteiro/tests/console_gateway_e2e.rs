@@ -1055,3 +1055,106 @@ fn console_gateway_overhead() {
     eprintln!("  direct to the embedded cloud:   {}", summary(direct));
     eprintln!("  through the console gateway:    {}", summary(through));
 }
+
+/// The cookies a response sets, as `name=value` pairs (cleared ones left out).
+fn set_cookies(a: &Answer) -> Vec<(String, String)> {
+    a.headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .filter_map(|(_, v)| {
+            let (name, rest) = v.split_once('=')?;
+            let value = rest.split(';').next().unwrap_or("");
+            (!value.is_empty()).then(|| (name.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_web_ui_opens_a_console_session_through_the_gateway() {
+    let w = world();
+    let p = &w.p;
+    let origin = format!("http://{}", p.api);
+    let session = p.ok(
+        "POST",
+        "/sessions",
+        &w.ana_token,
+        json!({"kind": "console", "cloud_user_id": w.cu["id"], "duration": 900}),
+    );
+    let id = session["session"]["id"].as_str().expect("id").to_string();
+
+    // Ana signs in to the web UI.
+    let page = p.http("GET", "/signin", &[("Accept", "text/html")], "");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let signin_cookie = set_cookies(&page)
+        .into_iter()
+        .find(|(n, _)| n == "porteiro_signin")
+        .expect("the sign-in cookie")
+        .1;
+    let csrf = csrf_of(&page.body, "/signin?next=%2F");
+    let cookie = format!("porteiro_signin={signin_cookie}");
+    let form = format!("csrf={csrf}&username=ana&password=ana-password-1");
+    let signed = p.http(
+        "POST",
+        "/signin?next=%2F",
+        &[
+            ("Cookie", &cookie),
+            ("Origin", &origin),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &form,
+    );
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let web_cookie = set_cookies(&signed)
+        .into_iter()
+        .find(|(n, _)| n == "porteiro_session")
+        .expect("the web session cookie")
+        .1;
+    let web = format!("porteiro_session={web_cookie}");
+
+    // Her session's page offers the console as a form (a POST with the page's CSRF token).
+    let page = p.http("GET", &format!("/my/sessions/{id}"), &[("Cookie", &web)], "");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let action = format!("/my/sessions/{id}/open");
+    let csrf = csrf_of(&page.body, &action);
+    let form_headers = [
+        ("Cookie", web.as_str()),
+        ("Origin", origin.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    // Without the token nothing is launched.
+    let refused = p.http("POST", &action, &form_headers, "csrf=wrong");
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let opened = p.http("POST", &action, &form_headers, &format!("csrf={csrf}"));
+    assert_eq!(opened.status, 303, "{}", opened.body);
+    let launch = opened.header("location").expect("a launch URL").to_string();
+    assert!(
+        launch.starts_with(&format!("/sessions/{id}/launch?token=")),
+        "{launch}"
+    );
+
+    // The launch sets the console's cookie; the console opens through Porteiro.
+    let a = p.http("GET", &launch, &[("Cookie", &web)], "");
+    assert_eq!(a.status, 200, "{}", a.body);
+    let console_cookie = set_cookies(&a)
+        .into_iter()
+        .find(|(n, _)| n == "porteiro_session")
+        .expect("the console cookie")
+        .1;
+    let both = format!("porteiro_session={console_cookie}; porteiro_session={web_cookie}");
+    let users = p.http(
+        "GET",
+        &format!("/sessions/{id}/console/iam/users"),
+        &[("Cookie", &both)],
+        "",
+    );
+    assert_eq!(users.status, 200, "{}", users.body);
+    assert!(users.body.contains(&w.cu_name), "{}", users.body);
+    // The launch was single-use.
+    assert_eq!(p.http("GET", &launch, &[], "").status, 403);
+
+    // Once the session is dropped, the web UI launches nothing and says why.
+    p.ok("POST", &format!("/sessions/{id}/drop"), &w.admin, Value::Null);
+    let again = p.http("POST", &action, &form_headers, &format!("csrf={csrf}"));
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(again.body.contains("has ended"), "{}", again.body);
+}

@@ -50,7 +50,15 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// The session recordings' store (the recorder's), when any.
     pub recordings: Option<Arc<dyn porteiro_recording::RecordingStore>>,
+    /// Mints a one-time console launch path for a person's own console session (the console
+    /// gateway's), when a gateway serves consoles.
+    pub console_launcher: Option<ConsoleLauncher>,
 }
+
+/// Given the signed-in person and a session id, a one-time path that opens the session's
+/// console through Porteiro, or why not (in words for people).
+pub type ConsoleLauncher =
+    Arc<dyn Fn(&porteiro_manager::Actor, &str) -> Result<String, String> + Send + Sync>;
 
 impl std::fmt::Debug for WebConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,6 +67,7 @@ impl std::fmt::Debug for WebConfig {
             .field("absolute_seconds", &self.absolute_seconds)
             .field("secure_cookies", &self.secure_cookies)
             .field("recordings", &self.recordings.is_some())
+            .field("console_launcher", &self.console_launcher.is_some())
             .finish()
     }
 }
@@ -70,6 +79,7 @@ impl Default for WebConfig {
             absolute_seconds: porteiro_manager::manager::TOKEN_SECONDS,
             secure_cookies: false,
             recordings: None,
+            console_launcher: None,
         }
     }
 }

@@ -223,6 +223,7 @@ pub(crate) async fn route(c: &Ctx<'_>, method: &Method, path: &str, f: &Form) ->
         (true, ["my", "sessions"]) => remote::my_sessions(c),
         (true, ["my", "sessions", id]) => remote::my_session(c, id),
         (true, ["my", "sessions", id, "status"]) => remote::status(c, id),
+        (false, ["my", "sessions", id, "open"]) => remote::open_console(c, id),
 
         (true, ["settings", "jit"]) => admin::jit_list(c),
         (true, ["settings", "jit", "new"]) => {

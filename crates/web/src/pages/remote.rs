@@ -410,8 +410,9 @@ pub(crate) fn my_session(c: &Ctx<'_>, id: &str) -> Page {
     }
     let open = if s.kind == SessionKind::Console {
         format!(
-            r#"<p><a class="button primary" href="/sessions/{}/">{}</a></p>"#,
+            r#"<form method="post" action="/my/sessions/{}/open">{}<button type="submit" class="primary">{}</button></form>"#,
             enc(&s.id),
+            csrf_field(&c.csrf),
             esc(c.t("open_console"))
         )
     } else {
@@ -424,6 +425,34 @@ pub(crate) fn my_session(c: &Ctx<'_>, id: &str) -> Page {
         auto = esc(c.t("info_jit_expiry")),
     );
     c.page(c.t("session_title"), &[c.t("my_sessions")], &body)
+}
+
+/// `POST /my/sessions/{id}/open`: a one-time launch from the console gateway, then its page
+/// (the gateway sets the browser's session cookie and opens the console through Porteiro).
+pub(crate) fn open_console(c: &Ctx<'_>, id: &str) -> Page {
+    let refused = |message: &str| {
+        let body = format!(
+            r#"<div class="error" role="alert"><p>{}</p></div><p><a href="/my/sessions/{}">{}</a></p>"#,
+            esc(message),
+            enc(id),
+            esc(c.t("my_sessions"))
+        );
+        c.page_status(
+            StatusCode::CONFLICT,
+            c.t("open_console"),
+            &[c.t("my_sessions")],
+            &body,
+        )
+    };
+    let Some(launch) = c.web.config.console_launcher.as_ref() else {
+        return refused(
+            "No console gateway serves on this Porteiro: consoles open through `porteiro serve`.",
+        );
+    };
+    match launch(&c.actor, id) {
+        Ok(path) => crate::html::redirect(&path),
+        Err(message) => refused(&message),
+    }
 }
 
 /// `GET /my/sessions/{id}/status`: `{"status": "active"}` (for the page's poll).
