@@ -307,8 +307,12 @@ if (PHASE === 'use') {
     await through(page, () => row.getByRole('button', { name: 'Start session' }).click());
     assert.match(page.url(), /\/my\/sessions\/ps-/);
     assert.match(await page.locator('main').textContent(), /Cloud console/);
-    const open = page.getByRole('link', { name: 'Open the AWS console' });
-    assert.match(await open.getAttribute('href'), /^\/sessions\/ps-[0-9a-f]+\/$/);
+    // Opening the console: the web UI asks the console gateway for a one-time launch, and the
+    // gateway signs in for ana and shows the cloud's console under /sessions/ID/.
+    await through(page, () => page.getByRole('button', { name: 'Open the AWS console' }).click());
+    await page.waitForURL(/\/sessions\/ps-[0-9a-f]+\/console\//, { timeout: 15000 });
+    await page.waitForLoadState('load');
+    assert.match(await page.locator('body').textContent(), /arn:aws:iam::\d{12}:user\//);
     await page.close();
   });
 

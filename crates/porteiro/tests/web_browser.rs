@@ -247,8 +247,9 @@ impl Server {
     }
 }
 
-/// Recordings of ana's two sessions, as the gateway writes them (`DATA_DIR/recordings`): the
-/// JIT session's intact, the console session's with one event altered afterwards.
+/// Recordings of ana's two sessions in the format the recorder writes (`DATA_DIR/recordings`),
+/// in place of the recorder's own: the JIT session's intact, the console session's with one
+/// event altered afterwards.
 fn write_recordings(server: &Server) {
     let (status, login) = server.api(
         "POST",
@@ -278,6 +279,10 @@ fn write_recordings(server: &Server) {
     let key = RecordingKey::generate().expect("a recording key");
     let t0 = 1_795_000_000_000u64;
     for (kind, id) in [("jit", find("jit")), ("console", find("console"))] {
+        // The recorder has recorded both sessions, but the browser made no API call through the
+        // gateway: their recordings are replaced by ones with known content (an API call and a
+        // note) for the replay to show.
+        let _ = std::fs::remove_dir_all(root.join(&id));
         let sid = SessionId::new(&id).expect("session id");
         let mut w = SessionWriter::start(
             store.clone(),
