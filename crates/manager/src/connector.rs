@@ -228,6 +228,41 @@ where
     }
 }
 
+/// The next `Marker` of a paginated IAM listing, if there is one.
+fn next_marker(truncated: bool, marker: Option<&str>) -> Option<String> {
+    marker.filter(|_| truncated).map(str::to_string)
+}
+
+/// Calls `page` with each `Marker` until the listing ends and returns every item.
+///
+/// A service that hands back the marker it was just given would make the listing endless: that
+/// is an error instead.
+async fn all_pages<T, F, P>(operation: &'static str, mut page: F) -> CloudResult<Vec<T>>
+where
+    F: FnMut(Option<String>) -> P,
+    P: Future<Output = CloudResult<(Vec<T>, Option<String>)>>,
+{
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let (items, next) = page(marker.clone()).await?;
+        out.extend(items);
+        match next {
+            None => return Ok(out),
+            Some(m) if marker.as_deref() == Some(m.as_str()) => {
+                return Err(CloudCallError {
+                    operation,
+                    code: None,
+                    message: format!(
+                        "the service answered with the marker it was given ({m}); the listing would never end"
+                    ),
+                });
+            }
+            Some(m) => marker = Some(m),
+        }
+    }
+}
+
 /// Decodes `%XX` escapes (IAM returns policy documents URL-encoded).
 pub fn percent_decode(s: &str) -> String {
     if !s.contains('%') {
@@ -444,29 +479,26 @@ impl CloudConnector for AwsConnector {
     }
 
     fn list_attached_user_policies<'a>(&'a self, t: &'a Target, user: &'a str) -> Fut<'a, Vec<String>> {
-        Box::pin(async move {
-            let mut out = Vec::new();
-            let mut marker: Option<String> = None;
-            loop {
+        Box::pin(all_pages(
+            "iam:ListAttachedUserPolicies",
+            move |marker| async move {
                 let page = self
                     .iam(t)
                     .list_attached_user_policies()
                     .user_name(user)
-                    .set_marker(marker.clone())
+                    .set_marker(marker)
                     .send()
                     .await
                     .map_err(|e| err("iam:ListAttachedUserPolicies", e))?;
-                out.extend(
+                Ok((
                     page.attached_policies()
                         .iter()
-                        .filter_map(|p| p.policy_arn().map(str::to_string)),
-                );
-                match (page.is_truncated(), page.marker()) {
-                    (true, Some(m)) => marker = Some(m.to_string()),
-                    _ => return Ok(out),
-                }
-            }
-        })
+                        .filter_map(|p| p.policy_arn().map(str::to_string))
+                        .collect(),
+                    next_marker(page.is_truncated(), page.marker()),
+                ))
+            },
+        ))
     }
 
     fn detach_user_policy<'a>(&'a self, t: &'a Target, user: &'a str, arn: &'a str) -> Fut<'a, ()> {
@@ -483,25 +515,20 @@ impl CloudConnector for AwsConnector {
     }
 
     fn list_user_policies<'a>(&'a self, t: &'a Target, user: &'a str) -> Fut<'a, Vec<String>> {
-        Box::pin(async move {
-            let mut out = Vec::new();
-            let mut marker: Option<String> = None;
-            loop {
-                let page = self
-                    .iam(t)
-                    .list_user_policies()
-                    .user_name(user)
-                    .set_marker(marker.clone())
-                    .send()
-                    .await
-                    .map_err(|e| err("iam:ListUserPolicies", e))?;
-                out.extend(page.policy_names().iter().cloned());
-                match (page.is_truncated(), page.marker()) {
-                    (true, Some(m)) => marker = Some(m.to_string()),
-                    _ => return Ok(out),
-                }
-            }
-        })
+        Box::pin(all_pages("iam:ListUserPolicies", move |marker| async move {
+            let page = self
+                .iam(t)
+                .list_user_policies()
+                .user_name(user)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| err("iam:ListUserPolicies", e))?;
+            Ok((
+                page.policy_names().to_vec(),
+                next_marker(page.is_truncated(), page.marker()),
+            ))
+        }))
     }
 
     fn delete_user_policy<'a>(&'a self, t: &'a Target, user: &'a str, name: &'a str) -> Fut<'a, ()> {
@@ -518,25 +545,20 @@ impl CloudConnector for AwsConnector {
     }
 
     fn list_groups_for_user<'a>(&'a self, t: &'a Target, user: &'a str) -> Fut<'a, Vec<String>> {
-        Box::pin(async move {
-            let mut out = Vec::new();
-            let mut marker: Option<String> = None;
-            loop {
-                let page = self
-                    .iam(t)
-                    .list_groups_for_user()
-                    .user_name(user)
-                    .set_marker(marker.clone())
-                    .send()
-                    .await
-                    .map_err(|e| err("iam:ListGroupsForUser", e))?;
-                out.extend(page.groups().iter().map(|g| g.group_name().to_string()));
-                match (page.is_truncated(), page.marker()) {
-                    (true, Some(m)) => marker = Some(m.to_string()),
-                    _ => return Ok(out),
-                }
-            }
-        })
+        Box::pin(all_pages("iam:ListGroupsForUser", move |marker| async move {
+            let page = self
+                .iam(t)
+                .list_groups_for_user()
+                .user_name(user)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| err("iam:ListGroupsForUser", e))?;
+            Ok((
+                page.groups().iter().map(|g| g.group_name().to_string()).collect(),
+                next_marker(page.is_truncated(), page.marker()),
+            ))
+        }))
     }
 
     fn remove_user_from_group<'a>(&'a self, t: &'a Target, user: &'a str, group: &'a str) -> Fut<'a, ()> {
@@ -565,28 +587,26 @@ impl CloudConnector for AwsConnector {
     }
 
     fn list_users<'a>(&'a self, t: &'a Target) -> Fut<'a, Vec<IamUser>> {
-        Box::pin(async move {
-            let mut out = Vec::new();
-            let mut marker: Option<String> = None;
-            loop {
-                let page = self
-                    .iam(t)
-                    .list_users()
-                    .set_marker(marker.clone())
-                    .send()
-                    .await
-                    .map_err(|e| err("iam:ListUsers", e))?;
-                out.extend(page.users().iter().map(|u| IamUser {
-                    name: u.user_name().to_string(),
-                    arn: u.arn().to_string(),
-                    tags: vec![],
-                }));
-                match (page.is_truncated(), page.marker()) {
-                    (true, Some(m)) => marker = Some(m.to_string()),
-                    _ => return Ok(out),
-                }
-            }
-        })
+        Box::pin(all_pages("iam:ListUsers", move |marker| async move {
+            let page = self
+                .iam(t)
+                .list_users()
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| err("iam:ListUsers", e))?;
+            Ok((
+                page.users()
+                    .iter()
+                    .map(|u| IamUser {
+                        name: u.user_name().to_string(),
+                        arn: u.arn().to_string(),
+                        tags: vec![],
+                    })
+                    .collect(),
+                next_marker(page.is_truncated(), page.marker()),
+            ))
+        }))
     }
 
     fn create_access_key<'a>(&'a self, t: &'a Target, user: &'a str) -> Fut<'a, NewAccessKey> {
@@ -611,29 +631,23 @@ impl CloudConnector for AwsConnector {
     }
 
     fn list_access_keys<'a>(&'a self, t: &'a Target, user: &'a str) -> Fut<'a, Vec<String>> {
-        Box::pin(async move {
-            let mut out = Vec::new();
-            let mut marker: Option<String> = None;
-            loop {
-                let page = self
-                    .iam(t)
-                    .list_access_keys()
-                    .user_name(user)
-                    .set_marker(marker.clone())
-                    .send()
-                    .await
-                    .map_err(|e| err("iam:ListAccessKeys", e))?;
-                out.extend(
-                    page.access_key_metadata()
-                        .iter()
-                        .filter_map(|k| k.access_key_id().map(str::to_string)),
-                );
-                match (page.is_truncated(), page.marker()) {
-                    (true, Some(m)) => marker = Some(m.to_string()),
-                    _ => return Ok(out),
-                }
-            }
-        })
+        Box::pin(all_pages("iam:ListAccessKeys", move |marker| async move {
+            let page = self
+                .iam(t)
+                .list_access_keys()
+                .user_name(user)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| err("iam:ListAccessKeys", e))?;
+            Ok((
+                page.access_key_metadata()
+                    .iter()
+                    .filter_map(|k| k.access_key_id().map(str::to_string))
+                    .collect(),
+                next_marker(page.is_truncated(), page.marker()),
+            ))
+        }))
     }
 
     fn delete_access_key<'a>(&'a self, t: &'a Target, user: &'a str, key_id: &'a str) -> Fut<'a, ()> {
@@ -650,24 +664,19 @@ impl CloudConnector for AwsConnector {
     }
 
     fn list_roles<'a>(&'a self, t: &'a Target) -> Fut<'a, Vec<IamRole>> {
-        Box::pin(async move {
-            let mut out = Vec::new();
-            let mut marker: Option<String> = None;
-            loop {
-                let page = self
-                    .iam(t)
-                    .list_roles()
-                    .set_marker(marker.clone())
-                    .send()
-                    .await
-                    .map_err(|e| err("iam:ListRoles", e))?;
-                out.extend(page.roles().iter().map(role_of));
-                match (page.is_truncated(), page.marker()) {
-                    (true, Some(m)) => marker = Some(m.to_string()),
-                    _ => return Ok(out),
-                }
-            }
-        })
+        Box::pin(all_pages("iam:ListRoles", move |marker| async move {
+            let page = self
+                .iam(t)
+                .list_roles()
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| err("iam:ListRoles", e))?;
+            Ok((
+                page.roles().iter().map(role_of).collect(),
+                next_marker(page.is_truncated(), page.marker()),
+            ))
+        }))
     }
 
     fn get_role<'a>(&'a self, t: &'a Target, name: &'a str) -> Fut<'a, IamRole> {
@@ -759,6 +768,58 @@ impl CloudConnector for AwsConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run<T>(f: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a current-thread runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn listings_follow_markers_to_the_last_page() {
+        let pages = [
+            (vec![1, 2], Some("a".to_string())),
+            (vec![3], Some("b".to_string())),
+            (vec![4], None),
+        ];
+        let mut asked = Vec::new();
+        let got = run(all_pages("iam:ListUsers", |marker| {
+            let i = asked.len();
+            asked.push(marker);
+            let page = pages[i].clone();
+            async move { Ok(page) }
+        }))
+        .expect("three pages");
+        assert_eq!(got, vec![1, 2, 3, 4]);
+        assert_eq!(asked, vec![None, Some("a".into()), Some("b".into())]);
+        assert_eq!(next_marker(false, Some("x")), None);
+        assert_eq!(next_marker(true, Some("x")), Some("x".into()));
+        assert_eq!(next_marker(true, None), None);
+    }
+
+    #[test]
+    fn a_marker_handed_back_unchanged_ends_the_listing_with_an_error() {
+        let e = run(all_pages::<u8, _, _>("iam:ListRoles", |_| async {
+            Ok((vec![1], Some("same".to_string())))
+        }))
+        .expect_err("an endless listing");
+        assert_eq!(e.operation, "iam:ListRoles");
+        assert!(e.message.contains("never end"), "{e}");
+    }
+
+    #[test]
+    fn a_failing_page_fails_the_listing() {
+        let e = run(all_pages::<u8, _, _>("iam:ListUsers", |_| async {
+            Err(CloudCallError {
+                operation: "iam:ListUsers",
+                code: Some("AccessDenied".into()),
+                message: "no".into(),
+            })
+        }))
+        .expect_err("denied");
+        assert_eq!(e.code.as_deref(), Some("AccessDenied"));
+    }
 
     #[test]
     fn policy_documents_are_percent_decoded() {
