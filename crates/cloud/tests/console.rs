@@ -5,172 +5,25 @@
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_enable-console-custom-url.html>
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use aws_sdk_iam::config::{BehaviorVersion, Region, SharedHttpClient};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::HeaderMap;
-use porteiro_cloud::{Cloud, CloudConfig, RootCredentials};
 use serde_json::{Value, json};
 
-const ACCOUNT: &str = "123456789012";
-const ROOT_AK: &str = "AKIAIOSFODNN7EXAMPLE";
-const ROOT_SK: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+mod common;
+use common::*;
+
 const PASSWORD: &str = "Correct-Horse-9";
 
 // ---------------------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------------------
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!("porteiro-console-{}-{n}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Creds {
-    ak: String,
-    sk: String,
-    token: Option<String>,
-}
-
-impl Creds {
-    fn root() -> Creds {
-        Creds {
-            ak: ROOT_AK.into(),
-            sk: ROOT_SK.into(),
-            token: None,
-        }
-    }
-
-    /// The `Session` parameter of getSigninToken.
-    fn session_json(&self) -> String {
-        json!({"sessionId": self.ak, "sessionKey": self.sk, "sessionToken": self.token.clone().unwrap_or_default()})
-            .to_string()
-    }
-}
-
-/// A cloud serving on 127.0.0.1 in its own runtime; stopped when dropped.
-struct Server {
-    cloud: Cloud,
-    addr: SocketAddr,
-    url: String,
-    http: SharedHttpClient,
-    rt: Option<tokio::runtime::Runtime>,
-}
-
-impl Server {
-    fn start(dir: &Path) -> Server {
-        let config = CloudConfig {
-            data_dir: dir.to_path_buf(),
-            account_id: Some(ACCOUNT.to_string()),
-            root_credentials: Some(RootCredentials {
-                access_key_id: ROOT_AK.to_string(),
-                secret_access_key: ROOT_SK.to_string(),
-            }),
-        };
-        let (cloud, _) = Cloud::open(&config).expect("the cloud opens");
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("addr");
-        let serving = cloud.clone();
-        rt.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-            let _ = serving.serve(listener).await;
-        });
-        Server {
-            cloud,
-            addr,
-            url: format!("http://{addr}"),
-            http: aws_smithy_http_client::Builder::new().build_http(),
-            rt: Some(rt),
-        }
-    }
-
-    fn iam(&self, c: &Creds) -> aws_sdk_iam::Client {
-        let creds = aws_sdk_iam::config::Credentials::new(&c.ak, &c.sk, c.token.clone(), None, "test");
-        let conf = aws_sdk_iam::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.url)
-            .credentials_provider(creds)
-            .http_client(self.http.clone())
-            .build();
-        aws_sdk_iam::Client::from_conf(conf)
-    }
-
-    fn sts(&self, c: &Creds) -> aws_sdk_sts::Client {
-        let creds = aws_sdk_sts::config::Credentials::new(&c.ak, &c.sk, c.token.clone(), None, "test");
-        let conf = aws_sdk_sts::Config::builder()
-            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-            .region(aws_sdk_sts::config::Region::new("us-east-1"))
-            .endpoint_url(&self.url)
-            .credentials_provider(creds)
-            .http_client(self.http.clone())
-            .build();
-        aws_sdk_sts::Client::from_conf(conf)
-    }
-
-    fn s3(&self, c: &Creds) -> aws_sdk_s3::Client {
-        let creds = aws_sdk_s3::config::Credentials::new(&c.ak, &c.sk, c.token.clone(), None, "test");
-        let conf = aws_sdk_s3::Config::builder()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .endpoint_url(&self.url)
-            .force_path_style(true)
-            .credentials_provider(creds)
-            .http_client(self.http.clone())
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
-    }
-
-    fn kms(&self, c: &Creds) -> aws_sdk_kms::Client {
-        let creds = aws_sdk_kms::config::Credentials::new(&c.ak, &c.sk, c.token.clone(), None, "test");
-        let conf = aws_sdk_kms::Config::builder()
-            .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-            .region(aws_sdk_kms::config::Region::new("us-east-1"))
-            .endpoint_url(&self.url)
-            .credentials_provider(creds)
-            .http_client(self.http.clone())
-            .build();
-        aws_sdk_kms::Client::from_conf(conf)
-    }
-
-    fn root_iam(&self) -> aws_sdk_iam::Client {
-        self.iam(&Creds::root())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
-        }
-    }
+/// The `Session` parameter of getSigninToken.
+fn session_json(c: &Creds) -> String {
+    json!({"sessionId": c.ak, "sessionKey": c.sk, "sessionToken": c.token.clone().unwrap_or_default()})
+        .to_string()
 }
 
 /// An HTTP answer.
@@ -401,7 +254,7 @@ async fn role_session(s: &Server) -> Creds {
 async fn signin_token(s: &Server, creds: &Creds, duration: Option<&str>) -> Reply {
     let mut path = format!(
         "/federation?Action=getSigninToken&Session={}",
-        enc(&creds.session_json())
+        enc(&session_json(creds))
     );
     if let Some(d) = duration {
         path.push_str(&format!("&SessionDuration={d}"));
@@ -499,8 +352,8 @@ async fn signed_in(s: &Server, user: &str) -> String {
 
 #[tokio::test]
 async fn federation_with_role_credentials_signs_in_as_the_assumed_role() {
-    let dir = TempDir::new();
-    let s = Server::start(&dir.0);
+    let dir = TempDir::new("console");
+    let s = Server::start_in(&dir.0);
     let creds = role_session(&s).await;
     let r = signin_token(&s, &creds, None).await;
     assert_eq!(r.header("content-type"), "application/json");
@@ -552,8 +405,8 @@ async fn federation_with_role_credentials_signs_in_as_the_assumed_role() {
 
 #[tokio::test]
 async fn federation_refuses_long_term_keys_and_bad_credentials() {
-    let dir = TempDir::new();
-    let s = Server::start(&dir.0);
+    let dir = TempDir::new("console");
+    let s = Server::start_in(&dir.0);
     let root = signin_token(&s, &Creds::root(), None).await;
     assert_eq!(root.status, 400, "{}", root.body);
     assert!(root.body.contains("long-term credentials"), "{}", root.body);
@@ -577,7 +430,7 @@ async fn federation_refuses_long_term_keys_and_bad_credentials() {
         form(&[
             ("Action", "getSigninToken"),
             ("SessionDuration", "3600"),
-            ("Session", &creds.session_json()),
+            ("Session", &session_json(&creds)),
         ]),
     )
     .await;
@@ -612,8 +465,8 @@ async fn federation_refuses_long_term_keys_and_bad_credentials() {
 
 #[tokio::test]
 async fn federation_session_duration_rules() {
-    let dir = TempDir::new();
-    let s = Server::start(&dir.0);
+    let dir = TempDir::new("console");
+    let s = Server::start_in(&dir.0);
     let creds = role_session(&s).await;
     for bad in ["899", "43201", "abc"] {
         let r = signin_token(&s, &creds, Some(bad)).await;
@@ -704,8 +557,8 @@ async fn user_credentials(s: &Server, name: &str) -> Creds {
 
 #[tokio::test]
 async fn signin_tokens_are_single_use_and_short_lived() {
-    let dir = TempDir::new();
-    let s = Server::start(&dir.0);
+    let dir = TempDir::new("console");
+    let s = Server::start_in(&dir.0);
     let creds = role_session(&s).await;
     let token = token_of(&signin_token(&s, &creds, None).await);
     assert_eq!(login(&s, &token, "/console/").await.status, 302);
@@ -723,8 +576,8 @@ async fn signin_tokens_are_single_use_and_short_lived() {
 
 #[tokio::test]
 async fn login_destination_must_be_a_console_path_of_this_origin() {
-    let dir = TempDir::new();
-    let s = Server::start(&dir.0);
+    let dir = TempDir::new("console");
+    let s = Server::start_in(&dir.0);
     let creds = role_session(&s).await;
     for (dest, expected) in [
         ("https://evil.example/console/", "/console/"),
@@ -745,8 +598,8 @@ async fn login_destination_must_be_a_console_path_of_this_origin() {
 
 #[tokio::test]
 async fn iam_user_signs_in_with_password_and_sees_its_identity() {
-    let dir = TempDir::new();
-    let s = Server::start(&dir.0);
+    let dir = TempDir::new("console");
+    let s = Server::start_in(&dir.0);
     user_with_password(&s, "alice", None, false).await;
     let (cookie, csrf) = signin_form(&s).await;
     for (account, user, password) in [
@@ -798,8 +651,8 @@ async fn iam_user_signs_in_with_password_and_sees_its_identity() {
 
 #[tokio::test]
 async fn signin_form_requires_its_csrf_token() {
-    let dir = TempDir::new();
-    let s = Server::start(&dir.0);
+    let dir = TempDir::new("console");
+    let s = Server::start_in(&dir.0);
     user_with_password(&s, "alice", None, false).await;
     let (cookie, _csrf) = signin_form(&s).await;
     let fields = [
@@ -815,8 +668,8 @@ async fn signin_form_requires_its_csrf_token() {
 
 #[tokio::test]
 async fn password_reset_required_asks_for_a_new_password() {
-    let dir = TempDir::new();
-    let s = Server::start(&dir.0);
+    let dir = TempDir::new("console");
+    let s = Server::start_in(&dir.0);
     user_with_password(&s, "bob", None, true).await;
     let (cookie, csrf) = signin_form(&s).await;
     let r = post(
@@ -893,8 +746,8 @@ async fn password_reset_required_asks_for_a_new_password() {
 
 #[tokio::test]
 async fn users_page_is_denied_without_list_users_and_lists_with_it() {
-    let dir = TempDir::new();
-    let s = Server::start(&dir.0);
+    let dir = TempDir::new("console");
+    let s = Server::start_in(&dir.0);
     user_with_password(&s, "carol", None, false).await;
     let session = signed_in(&s, "carol").await;
     let r = get(s.addr, "/console/iam/users", Some(&session)).await;
@@ -938,8 +791,8 @@ async fn users_page_is_denied_without_list_users_and_lists_with_it() {
 
 #[tokio::test]
 async fn create_user_in_the_console_is_authorized_and_csrf_checked() {
-    let dir = TempDir::new();
-    let s = Server::start(&dir.0);
+    let dir = TempDir::new("console");
+    let s = Server::start_in(&dir.0);
     user_with_password(&s, "dave", Some(&policy(&["iam:ListUsers"], "*")), false).await;
     let session = signed_in(&s, "dave").await;
     let page = get(s.addr, "/console/iam/users", Some(&session)).await;
@@ -1041,8 +894,8 @@ async fn create_user_in_the_console_is_authorized_and_csrf_checked() {
 
 #[tokio::test]
 async fn sessions_end_at_their_duration_and_on_sign_out() {
-    let dir = TempDir::new();
-    let s = Server::start(&dir.0);
+    let dir = TempDir::new("console");
+    let s = Server::start_in(&dir.0);
     let creds = role_session(&s).await;
     user_with_password(&s, "frank", None, false).await;
     let password_session = signed_in(&s, "frank").await;
@@ -1081,15 +934,15 @@ async fn sessions_end_at_their_duration_and_on_sign_out() {
 
 #[tokio::test]
 async fn console_sessions_survive_a_restart() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("console");
     let (cookie, token) = {
-        let s = Server::start(&dir.0);
+        let s = Server::start_in(&dir.0);
         let creds = role_session(&s).await;
         let cookie = federate(&s, &creds, None).await;
         let token = token_of(&signin_token(&s, &creds, None).await);
         (cookie, token)
     };
-    let s = Server::start(&dir.0);
+    let s = Server::start_in(&dir.0);
     let home = get(s.addr, "/console/", Some(&cookie)).await;
     assert_eq!(home.status, 200, "{}", home.body);
     assert!(home.body.contains("assumed-role/Console/alice"));
@@ -1106,8 +959,8 @@ async fn console_sessions_survive_a_restart() {
 
 #[tokio::test]
 async fn pages_need_a_session_and_s3_kms_pages_say_what_is_missing_or_denied() {
-    let dir = TempDir::new();
-    let s = Server::start(&dir.0);
+    let dir = TempDir::new("console");
+    let s = Server::start_in(&dir.0);
     let r = get(s.addr, "/console/", None).await;
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), "/signin");
@@ -1146,8 +999,8 @@ async fn pages_need_a_session_and_s3_kms_pages_say_what_is_missing_or_denied() {
 
 #[tokio::test]
 async fn console_session_may_outlive_its_credentials_with_session_duration() {
-    let dir = TempDir::new();
-    let s = Server::start(&dir.0);
+    let dir = TempDir::new("console");
+    let s = Server::start_in(&dir.0);
     role_session(&s).await;
     let broker = user_credentials(&s, "broker").await;
     let out = s
@@ -1181,8 +1034,8 @@ async fn console_session_may_outlive_its_credentials_with_session_duration() {
 
 #[tokio::test]
 async fn rendered_values_are_escaped_and_uploads_are_csrf_checked() {
-    let dir = TempDir::new();
-    let s = Server::start(&dir.0);
+    let dir = TempDir::new("console");
+    let s = Server::start_in(&dir.0);
     let (cookie, csrf) = signin_form(&s).await;
     let evil = "\"><script>alert(1)</script>";
     let r = post(
@@ -1261,8 +1114,8 @@ fn upload_form(csrf: &str, key: &str, filename: &str, data: &str) -> (String, Ve
 
 #[tokio::test]
 async fn s3_pages_browse_upload_download_and_delete_as_the_signed_in_user() {
-    let dir = TempDir::new();
-    let s = Server::start(&dir.0);
+    let dir = TempDir::new("console");
+    let s = Server::start_in(&dir.0);
     let s3 = s.s3(&Creds::root());
     s3.create_bucket().bucket("photos").send().await.expect("bucket");
     s3.create_bucket().bucket("private").send().await.expect("bucket");
@@ -1351,8 +1204,8 @@ async fn s3_pages_browse_upload_download_and_delete_as_the_signed_in_user() {
 
 #[tokio::test]
 async fn s3_console_reads_sse_kms_objects_only_with_the_key() {
-    let dir = TempDir::new();
-    let s = Server::start(&dir.0);
+    let dir = TempDir::new("console");
+    let s = Server::start_in(&dir.0);
     let s3 = s.s3(&Creds::root());
     s3.create_bucket().bucket("sealed").send().await.expect("bucket");
     s3.put_object()

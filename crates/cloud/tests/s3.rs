@@ -5,12 +5,9 @@
 //! Expectations are AWS's behaviour.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use aws_sdk_s3::config::{BehaviorVersion, Region, SharedHttpClient};
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
@@ -18,194 +15,11 @@ use aws_sdk_s3::types::{
     ObjectIdentifier, ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
     ServerSideEncryptionRule,
 };
-use porteiro_cloud::{Cloud, CloudConfig, RootCredentials};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const ACCOUNT: &str = "123456789012";
-const ROOT_AK: &str = "AKIAIOSFODNN7EXAMPLE";
-const ROOT_SK: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-const OTHER_ACCOUNT: &str = "210987654321";
-const OTHER_AK: &str = "AKIAI44QH8DHBEXAMPLE";
-const OTHER_SK: &str = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY";
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!("porteiro-s3-{tag}-{}-{n}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Creds {
-    ak: String,
-    sk: String,
-    token: Option<String>,
-}
-
-impl Creds {
-    fn new(ak: &str, sk: &str) -> Creds {
-        Creds {
-            ak: ak.into(),
-            sk: sk.into(),
-            token: None,
-        }
-    }
-    fn root() -> Creds {
-        Creds::new(ROOT_AK, ROOT_SK)
-    }
-    fn other_root() -> Creds {
-        Creds::new(OTHER_AK, OTHER_SK)
-    }
-}
-
-struct Server {
-    cloud: Cloud,
-    addr: SocketAddr,
-    url: String,
-    http: SharedHttpClient,
-    rt: Option<tokio::runtime::Runtime>,
-}
-
-impl Server {
-    fn start_in(dir: &Path) -> Server {
-        let config = CloudConfig {
-            data_dir: dir.to_path_buf(),
-            account_id: Some(ACCOUNT.to_string()),
-            root_credentials: Some(RootCredentials {
-                access_key_id: ROOT_AK.to_string(),
-                secret_access_key: ROOT_SK.to_string(),
-            }),
-        };
-        let (cloud, _) = Cloud::open(&config).expect("the cloud opens");
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("addr");
-        let serving = cloud.clone();
-        rt.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-            let _ = serving.serve(listener).await;
-        });
-        Server {
-            cloud,
-            addr,
-            url: format!("http://{addr}"),
-            http: aws_smithy_http_client::Builder::new().build_http(),
-            rt: Some(rt),
-        }
-    }
-
-    fn s3(&self, c: &Creds) -> aws_sdk_s3::Client {
-        let conf = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.url)
-            .force_path_style(true)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                &c.ak,
-                &c.sk,
-                c.token.clone(),
-                None,
-                "test",
-            ))
-            .http_client(self.http.clone())
-            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
-    }
-
-    fn iam(&self) -> aws_sdk_iam::Client {
-        self.iam_as(ROOT_AK, ROOT_SK)
-    }
-
-    fn iam_as(&self, ak: &str, sk: &str) -> aws_sdk_iam::Client {
-        let conf = aws_sdk_iam::Config::builder()
-            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-            .region(aws_sdk_iam::config::Region::new("us-east-1"))
-            .endpoint_url(&self.url)
-            .credentials_provider(aws_sdk_iam::config::Credentials::new(ak, sk, None, None, "test"))
-            .http_client(self.http.clone())
-            .build();
-        aws_sdk_iam::Client::from_conf(conf)
-    }
-
-    fn create_other_account(&self) {
-        self.cloud
-            .create_account(
-                OTHER_ACCOUNT,
-                Some(RootCredentials {
-                    access_key_id: OTHER_AK.into(),
-                    secret_access_key: OTHER_SK.into(),
-                }),
-            )
-            .expect("second account");
-    }
-
-    /// An IAM user of the first account with an access key and an optional inline policy.
-    async fn user(&self, name: &str, policy: Option<&str>) -> Creds {
-        let iam = self.iam();
-        ok(iam.create_user().user_name(name).send().await);
-        if let Some(p) = policy {
-            ok(iam
-                .put_user_policy()
-                .user_name(name)
-                .policy_name("p")
-                .policy_document(p)
-                .send()
-                .await);
-        }
-        let out = ok(iam.create_access_key().user_name(name).send().await);
-        let key = out.access_key().expect("key");
-        Creds::new(key.access_key_id(), key.secret_access_key())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
-#[track_caller]
-fn ok<T, E: std::error::Error>(r: Result<T, E>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("the call failed: {}", DisplayErrorContext(&e)),
-    }
-}
-
-#[track_caller]
-fn fail_with<T, E: ProvideErrorMetadata + std::fmt::Debug>(r: Result<T, E>, code: &str) -> String {
-    match r {
-        Ok(_) => panic!("the call succeeded, but {code} was expected"),
-        Err(e) => {
-            assert_eq!(e.code(), Some(code), "unexpected error: {e:?}");
-            e.message().unwrap_or("").to_string()
-        }
-    }
-}
+mod common;
+use common::*;
 
 /// A raw HTTP/1.1 exchange: (status, headers, body).
 async fn raw(
@@ -1169,9 +983,13 @@ fn objects_survive_a_restart() {
 async fn signature_errors_read_as_s3s() {
     let dir = TempDir::new("sig");
     let srv = Server::start_in(&dir.0);
-    let bad = srv.s3(&Creds::new(ROOT_AK, "wrong-secret-wrong-secret"));
+    let bad = srv.s3(&Creds::new(ROOT_AK, "wrong-secret-wrong-secret", None));
     fail_with(bad.list_buckets().send().await, "SignatureDoesNotMatch");
-    let unknown = srv.s3(&Creds::new("AKIAUNKNOWNUNKNOWN00", "whatever-whatever-whatever"));
+    let unknown = srv.s3(&Creds::new(
+        "AKIAUNKNOWNUNKNOWN00",
+        "whatever-whatever-whatever",
+        None,
+    ));
     fail_with(unknown.list_buckets().send().await, "InvalidAccessKeyId");
     // Anonymous requests are denied.
     let (status, _, body) = raw(srv.addr, "GET", "/", &[], b"").await;
@@ -1641,7 +1459,7 @@ async fn cross_account_user_needs_bucket_policy_and_identity_policy() {
         .send()
         .await);
     // dave, in the other account, is allowed by his own identity policy only.
-    let iam = srv.iam_as(OTHER_AK, OTHER_SK);
+    let iam = srv.iam(&Creds::other_root());
     ok(iam.create_user().user_name("dave").send().await);
     let identity = json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::xacct/*"}]})
@@ -1655,7 +1473,7 @@ async fn cross_account_user_needs_bucket_policy_and_identity_policy() {
         .await);
     let key = ok(iam.create_access_key().user_name("dave").send().await);
     let key = key.access_key().expect("key");
-    let dave = srv.s3(&Creds::new(key.access_key_id(), key.secret_access_key()));
+    let dave = srv.s3(&Creds::new(key.access_key_id(), key.secret_access_key(), None));
     fail_with(
         dave.get_object().bucket("xacct").key("k").send().await,
         "AccessDenied",
@@ -1686,7 +1504,7 @@ async fn assumed_role_session_credentials() {
     let srv = Server::start_in(&dir.0);
     let s3 = srv.s3(&Creds::root());
     ok(s3.create_bucket().bucket("roles").send().await);
-    let iam = srv.iam();
+    let iam = srv.root_iam();
     let trust = json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]})
     .to_string();

@@ -6,234 +6,12 @@
 //! behaviour; a test that shows the cloud departing from it is `#[ignore = "BUG: …"]`.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use aws_sdk_iam::config::{BehaviorVersion, Region, SharedHttpClient};
-use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata};
-use porteiro_cloud::{Cloud, CloudConfig, RootCredentials};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const ACCOUNT: &str = "123456789012";
-const ROOT_AK: &str = "AKIAIOSFODNN7EXAMPLE";
-const ROOT_SK: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-const OTHER_ACCOUNT: &str = "210987654321";
-const OTHER_AK: &str = "AKIAI44QH8DHBEXAMPLE";
-const OTHER_SK: &str = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY";
-
-// ---------------------------------------------------------------------------------------
-// Harness
-// ---------------------------------------------------------------------------------------
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "porteiro-cloud-sdk-{tag}-{}-{n}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Credentials to call the cloud with.
-#[derive(Debug, Clone)]
-struct Creds {
-    ak: String,
-    sk: String,
-    token: Option<String>,
-}
-
-impl Creds {
-    fn new(ak: &str, sk: &str, token: Option<&str>) -> Creds {
-        Creds {
-            ak: ak.to_string(),
-            sk: sk.to_string(),
-            token: token.map(str::to_string),
-        }
-    }
-
-    fn root() -> Creds {
-        Creds::new(ROOT_AK, ROOT_SK, None)
-    }
-
-    fn other_root() -> Creds {
-        Creds::new(OTHER_AK, OTHER_SK, None)
-    }
-
-    fn sdk(&self) -> aws_sdk_iam::config::Credentials {
-        aws_sdk_iam::config::Credentials::new(&self.ak, &self.sk, self.token.clone(), None, "porteiro-test")
-    }
-}
-
-/// A cloud serving on 127.0.0.1 in its own runtime; stopped when dropped.
-struct Server {
-    cloud: Cloud,
-    addr: SocketAddr,
-    url: String,
-    http: SharedHttpClient,
-    rt: Option<tokio::runtime::Runtime>,
-    _dir: Option<TempDir>,
-}
-
-impl Server {
-    /// A cloud on a fresh data directory.
-    fn start() -> Server {
-        let dir = TempDir::new("srv");
-        let mut s = Server::start_in(dir.path());
-        s._dir = Some(dir);
-        s
-    }
-
-    /// A cloud on `dir` (account 123456789012 with the example root key on first start).
-    fn start_in(dir: &Path) -> Server {
-        let config = CloudConfig {
-            data_dir: dir.to_path_buf(),
-            account_id: Some(ACCOUNT.to_string()),
-            root_credentials: Some(RootCredentials {
-                access_key_id: ROOT_AK.to_string(),
-                secret_access_key: ROOT_SK.to_string(),
-            }),
-        };
-        let (cloud, _bootstrap) = Cloud::open(&config).expect("the cloud opens");
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener.set_nonblocking(true).expect("nonblocking listener");
-        let addr = listener.local_addr().expect("local addr");
-        let serving = cloud.clone();
-        rt.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-            let _ = serving.serve(listener).await;
-        });
-        Server {
-            cloud,
-            addr,
-            url: format!("http://{addr}"),
-            http: aws_smithy_http_client::Builder::new().build_http(),
-            rt: Some(rt),
-            _dir: None,
-        }
-    }
-
-    fn iam(&self, c: &Creds) -> aws_sdk_iam::Client {
-        let conf = aws_sdk_iam::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.url)
-            .credentials_provider(c.sdk())
-            .http_client(self.http.clone())
-            .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
-            .build();
-        aws_sdk_iam::Client::from_conf(conf)
-    }
-
-    fn sts(&self, c: &Creds) -> aws_sdk_sts::Client {
-        let conf = aws_sdk_sts::Config::builder()
-            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-            .region(aws_sdk_sts::config::Region::new("us-east-1"))
-            .endpoint_url(&self.url)
-            .credentials_provider(aws_sdk_sts::config::Credentials::new(
-                &c.ak,
-                &c.sk,
-                c.token.clone(),
-                None,
-                "porteiro-test",
-            ))
-            .http_client(self.http.clone())
-            .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled())
-            .build();
-        aws_sdk_sts::Client::from_conf(conf)
-    }
-
-    fn root_iam(&self) -> aws_sdk_iam::Client {
-        self.iam(&Creds::root())
-    }
-
-    fn root_sts(&self) -> aws_sdk_sts::Client {
-        self.sts(&Creds::root())
-    }
-
-    /// Creates the second account (210987654321) with its example root key.
-    fn create_other_account(&self) {
-        self.cloud
-            .create_account(
-                OTHER_ACCOUNT,
-                Some(RootCredentials {
-                    access_key_id: OTHER_AK.to_string(),
-                    secret_access_key: OTHER_SK.to_string(),
-                }),
-            )
-            .expect("second account");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
-/// The value of a successful call, or a panic that shows AWS's error.
-#[track_caller]
-fn ok<T, E: std::error::Error>(r: Result<T, E>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("the call failed: {}", DisplayErrorContext(&e)),
-    }
-}
-
-/// An error code and message.
-#[derive(Debug)]
-struct Failure {
-    code: String,
-    message: String,
-}
-
-/// The error of a call expected to fail.
-#[track_caller]
-fn fail<T, E: ProvideErrorMetadata>(r: Result<T, E>) -> Failure {
-    match r {
-        Ok(_) => panic!("the call succeeded, but an error was expected"),
-        Err(e) => Failure {
-            code: e.code().unwrap_or("<no code>").to_string(),
-            message: e.message().unwrap_or("<no message>").to_string(),
-        },
-    }
-}
-
-/// Asserts the error code of a call expected to fail; returns the message.
-#[track_caller]
-fn fail_with<T, E: ProvideErrorMetadata>(r: Result<T, E>, code: &str) -> String {
-    let f = fail(r);
-    assert_eq!(f.code, code, "unexpected error: {f:?}");
-    f.message
-}
+mod common;
+use common::*;
 
 fn policy(statements: Value) -> String {
     let statements = if statements.is_array() {
@@ -301,11 +79,6 @@ async fn role(iam: &aws_sdk_iam::Client, name: &str, trust_policy: &str, inline:
     out.role().expect("a role").arn().to_string()
 }
 
-fn creds_of(c: Option<&aws_sdk_sts::types::Credentials>) -> Creds {
-    let c = c.expect("credentials in the response");
-    Creds::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token()))
-}
-
 /// `PackedPolicySize` (AWS still sends it; the SDK deprecated its accessor).
 #[allow(deprecated)]
 fn packed_policy_size(out: &aws_sdk_sts::operation::assume_role::AssumeRoleOutput) -> Option<i32> {
@@ -326,13 +99,6 @@ fn iam_tag(key: &str, value: &str) -> aws_sdk_iam::types::Tag {
         .value(value)
         .build()
         .expect("tag")
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// Decodes the RFC 3986 percent-encoding IAM applies to policy documents in responses.
@@ -494,7 +260,7 @@ async fn get_caller_identity_of_user_and_role_session() {
         format!("arn:aws:sts::{ACCOUNT}:assumed-role/reader/s1")
     );
     assert_eq!(assumed.assumed_role_id(), format!("{role_id}:s1"));
-    let session = creds_of(out.credentials());
+    let session = Creds::of(out.credentials());
     assert!(session.ak.starts_with("ASIA"), "{}", session.ak);
 
     let me = ok(s.sts(&session).get_caller_identity().send().await);
@@ -1437,7 +1203,7 @@ async fn role_permissions_boundary_and_policy_changes_apply_to_live_sessions() {
         .role_session_name("live")
         .send()
         .await);
-    let sess = s.iam(&creds_of(out.credentials()));
+    let sess = s.iam(&Creds::of(out.credentials()));
     fail_with(sess.list_users().send().await, "AccessDenied");
     // Permissions are evaluated at each request: a policy added later applies at once.
     ok(iam
@@ -1604,7 +1370,7 @@ async fn assume_role_trust_naming_the_user_needs_no_identity_policy() {
         (3590..=3610).contains(&lifetime),
         "default duration is one hour, got {lifetime}"
     );
-    let session = creds_of(Some(c));
+    let session = Creds::of(Some(c));
 
     let sess_iam = s.iam(&session);
     ok(sess_iam.list_users().send().await);
@@ -1838,7 +1604,7 @@ async fn role_chaining_is_capped_at_one_hour() {
         .duration_seconds(7200)
         .send()
         .await);
-    let first = creds_of(first.credentials());
+    let first = Creds::of(first.credentials());
     let sts = s.sts(&first);
     let msg = fail_with(
         sts.assume_role()
@@ -1865,7 +1631,7 @@ async fn role_chaining_is_capped_at_one_hour() {
         .duration_seconds(3600)
         .send()
         .await);
-    let second = creds_of(out.credentials());
+    let second = Creds::of(out.credentials());
     let me = ok(s.sts(&second).get_caller_identity().send().await);
     assert_eq!(
         me.arn(),
@@ -1894,7 +1660,7 @@ async fn session_policy_intersects_the_role_permissions() {
         .send()
         .await);
     assert!(packed_policy_size(&out).is_some_and(|n| (1..=100).contains(&n)));
-    let sess = s.iam(&creds_of(out.credentials()));
+    let sess = s.iam(&Creds::of(out.credentials()));
     // In both: allowed.
     ok(sess.list_users().send().await);
     // Only in the role's policy: the session policy does not allow it.
@@ -1923,7 +1689,7 @@ async fn session_policy_intersects_the_role_permissions() {
         )
         .send()
         .await);
-    let sess = s.iam(&creds_of(out.credentials()));
+    let sess = s.iam(&Creds::of(out.credentials()));
     ok(sess.list_users().send().await);
     ok(sess.list_roles().send().await);
 }
@@ -1970,7 +1736,7 @@ async fn source_identity_needs_set_source_identity_and_reaches_conditions() {
         .send()
         .await);
     assert_eq!(out.source_identity(), Some("alice"));
-    ok(s.iam(&creds_of(out.credentials())).list_users().send().await);
+    ok(s.iam(&Creds::of(out.credentials())).list_users().send().await);
 
     let out = ok(sts
         .assume_role()
@@ -1980,7 +1746,7 @@ async fn source_identity_needs_set_source_identity_and_reaches_conditions() {
         .send()
         .await);
     fail_with(
-        s.iam(&creds_of(out.credentials())).list_users().send().await,
+        s.iam(&Creds::of(out.credentials())).list_users().send().await,
         "AccessDenied",
     );
 
@@ -1992,7 +1758,7 @@ async fn source_identity_needs_set_source_identity_and_reaches_conditions() {
         .await);
     assert_eq!(out.source_identity(), None);
     fail_with(
-        s.iam(&creds_of(out.credentials())).list_users().send().await,
+        s.iam(&Creds::of(out.credentials())).list_users().send().await,
         "AccessDenied",
     );
 }
@@ -2028,7 +1794,7 @@ async fn source_identity_is_kept_through_role_chaining() {
         .source_identity("alice")
         .send()
         .await);
-    let sts = s.sts(&creds_of(first.credentials()));
+    let sts = s.sts(&Creds::of(first.credentials()));
     fail_with(
         sts.assume_role()
             .role_arn(role_arn("second"))
@@ -2045,7 +1811,7 @@ async fn source_identity_is_kept_through_role_chaining() {
         .send()
         .await);
     assert_eq!(second.source_identity(), Some("alice"));
-    ok(s.iam(&creds_of(second.credentials())).list_users().send().await);
+    ok(s.iam(&Creds::of(second.credentials())).list_users().send().await);
 }
 
 #[tokio::test]
@@ -2096,7 +1862,7 @@ async fn session_tags_need_tag_session_and_become_principal_tags() {
         .send()
         .await);
     fail_with(
-        s.iam(&creds_of(out.credentials())).list_users().send().await,
+        s.iam(&Creds::of(out.credentials())).list_users().send().await,
         "AccessDenied",
     );
 
@@ -2108,7 +1874,7 @@ async fn session_tags_need_tag_session_and_become_principal_tags() {
         .send()
         .await);
     assert!(packed_policy_size(&out).is_some());
-    ok(s.iam(&creds_of(out.credentials())).list_users().send().await);
+    ok(s.iam(&Creds::of(out.credentials())).list_users().send().await);
 
     let out = ok(sts
         .assume_role()
@@ -2118,7 +1884,7 @@ async fn session_tags_need_tag_session_and_become_principal_tags() {
         .send()
         .await);
     fail_with(
-        s.iam(&creds_of(out.credentials())).list_users().send().await,
+        s.iam(&Creds::of(out.credentials())).list_users().send().await,
         "AccessDenied",
     );
 }
@@ -2155,14 +1921,14 @@ async fn transitive_session_tags_follow_role_chaining() {
         .transitive_tag_keys("team")
         .send()
         .await);
-    let sts = s.sts(&creds_of(first.credentials()));
+    let sts = s.sts(&Creds::of(first.credentials()));
     let second = ok(sts
         .assume_role()
         .role_arn(role_arn("second"))
         .role_session_name("sess-b")
         .send()
         .await);
-    ok(s.iam(&creds_of(second.credentials())).list_users().send().await);
+    ok(s.iam(&Creds::of(second.credentials())).list_users().send().await);
     // A transitive tag cannot be overridden in the chain.
     fail(
         sts.assume_role()
@@ -2298,7 +2064,7 @@ async fn cross_account_session_acts_in_the_role_account() {
         .role_session_name("xsess")
         .send()
         .await);
-    let session = creds_of(out.credentials());
+    let session = Creds::of(out.credentials());
     let me = ok(s.sts(&session).get_caller_identity().send().await);
     assert_eq!(me.account(), Some(OTHER_ACCOUNT));
     assert_eq!(
@@ -2335,7 +2101,7 @@ async fn get_session_token_as_a_user() {
         (43190..=43210).contains(&lifetime),
         "default is 12 hours, got {lifetime}"
     );
-    let session = creds_of(Some(c));
+    let session = Creds::of(Some(c));
     let me = ok(s.sts(&session).get_caller_identity().send().await);
     assert_eq!(me.arn(), Some(user_arn("bob").as_str()));
     // Session-token credentials may call AssumeRole (as the user), which is not role
@@ -2349,7 +2115,7 @@ async fn get_session_token_as_a_user() {
         .send()
         .await);
     let me = ok(s
-        .sts(&creds_of(out.credentials()))
+        .sts(&Creds::of(out.credentials()))
         .get_caller_identity()
         .send()
         .await);
@@ -2398,7 +2164,7 @@ async fn get_session_token_as_root_is_capped_at_one_hour() {
     let lifetime = out.credentials().expect("credentials").expiration().secs() - now();
     assert!((3590..=3610).contains(&lifetime), "{lifetime}");
     let me = ok(s
-        .sts(&creds_of(out.credentials()))
+        .sts(&Creds::of(out.credentials()))
         .get_caller_identity()
         .send()
         .await);
@@ -2415,7 +2181,7 @@ async fn session_token_credentials_cannot_call_iam_without_mfa() {
     let bob = user_with_key(&iam, "bob", Some(&allow(&["iam:ListUsers"], "*"))).await;
     let out = ok(s.sts(&bob).get_session_token().send().await);
     fail_with(
-        s.iam(&creds_of(out.credentials())).list_users().send().await,
+        s.iam(&Creds::of(out.credentials())).list_users().send().await,
         "AccessDenied",
     );
 }
@@ -2444,7 +2210,7 @@ async fn get_federation_token_identity_and_session_policy_limit() {
     let fu = out.federated_user().expect("federated user");
     assert_eq!(fu.arn(), format!("arn:aws:sts::{ACCOUNT}:federated-user/fed-bob"));
     assert_eq!(fu.federated_user_id(), format!("{ACCOUNT}:fed-bob"));
-    let session = creds_of(out.credentials());
+    let session = Creds::of(out.credentials());
     let me = ok(s.sts(&session).get_caller_identity().send().await);
     assert_eq!(
         me.arn(),
@@ -2489,7 +2255,7 @@ async fn federation_token_without_a_policy_has_no_permissions() {
     .await;
     let out = ok(s.sts(&bob).get_federation_token().name("fed-bob").send().await);
     fail_with(
-        s.iam(&creds_of(out.credentials())).list_users().send().await,
+        s.iam(&Creds::of(out.credentials())).list_users().send().await,
         "AccessDenied",
     );
 }
@@ -2515,7 +2281,7 @@ async fn federation_token_credentials_cannot_call_iam() {
         .send()
         .await);
     fail_with(
-        s.iam(&creds_of(out.credentials())).list_users().send().await,
+        s.iam(&Creds::of(out.credentials())).list_users().send().await,
         "AccessDenied",
     );
 }
@@ -2538,7 +2304,7 @@ async fn expired_session_credentials_are_refused() {
         .duration_seconds(900)
         .send()
         .await);
-    let session = creds_of(out.credentials());
+    let session = Creds::of(out.credentials());
     ok(s.sts(&session).get_caller_identity().send().await);
 
     // Move the cloud's clock past the expiry and sign with the cloud's time.
@@ -2578,7 +2344,7 @@ async fn restart_keeps_users_keys_policies_and_sessions() {
             .role_session_name("sess")
             .send()
             .await);
-        (bob, creds_of(st.credentials()), creds_of(ar.credentials()))
+        (bob, Creds::of(st.credentials()), Creds::of(ar.credentials()))
     };
     // The first server is stopped; a new one opens the same directory.
     let s = Server::start_in(dir.path());
@@ -2668,7 +2434,7 @@ async fn wrong_session_token_is_invalid_client_token_id() {
         .get_session_token()
         .send()
         .await);
-    let mut session = creds_of(out.credentials());
+    let mut session = Creds::of(out.credentials());
     session.token = Some("bm90LXRoZS10b2tlbg==".to_string());
     fail_with(
         s.sts(&session).get_caller_identity().send().await,

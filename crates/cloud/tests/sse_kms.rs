@@ -6,157 +6,23 @@
 //! Driven by the AWS SDK for Rust against a cloud with a plain listener and a VPC endpoint
 //! listener. <https://docs.aws.amazon.com/IAM/latest/UserGuide/access_forward_access_sessions.html>
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, SharedHttpClient};
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
-use porteiro_cloud::{Cloud, CloudConfig, RootCredentials, VpcEndpoint};
 use serde_json::json;
 
-const ACCOUNT: &str = "123456789012";
-const ROOT_AK: &str = "AKIAIOSFODNN7EXAMPLE";
-const ROOT_SK: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-const VPCE: &str = "vpce-0a1b2c3d";
-const VPC: &str = "vpc-11112222";
+mod common;
+use common::*;
 
-struct Cloudy {
-    plain: SocketAddr,
-    endpoint: SocketAddr,
-    http: SharedHttpClient,
-    rt: Option<tokio::runtime::Runtime>,
-    dir: PathBuf,
-}
-
-impl Drop for Cloudy {
-    fn drop(&mut self) {
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-#[derive(Clone)]
-struct Creds {
-    ak: String,
-    sk: String,
-}
-
-fn listener() -> (std::net::TcpListener, SocketAddr) {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.set_nonblocking(true).expect("nonblocking");
-    let addr = l.local_addr().expect("addr");
-    (l, addr)
-}
-
-fn start(tag: &str) -> Cloudy {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("porteiro-ssekms-{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let (cloud, _) = Cloud::open(&CloudConfig {
-        data_dir: dir.clone(),
-        account_id: Some(ACCOUNT.into()),
-        root_credentials: Some(RootCredentials {
-            access_key_id: ROOT_AK.into(),
-            secret_access_key: ROOT_SK.into(),
-        }),
-    })
-    .expect("cloud opens");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (pl, plain) = listener();
-    let (el, endpoint) = listener();
-    let c = cloud.clone();
-    rt.spawn(async move {
-        let _ = c
-            .serve(tokio::net::TcpListener::from_std(pl).expect("tokio listener"))
-            .await;
-    });
-    let vpce = VpcEndpoint::new(VPCE, VPC).expect("ids");
-    rt.spawn(async move {
-        let l = tokio::net::TcpListener::from_std(el).expect("tokio listener");
-        let _ = cloud.serve_vpc_endpoint(l, vpce).await;
-    });
-    Cloudy {
-        plain,
-        endpoint,
-        http: aws_smithy_http_client::Builder::new().build_http(),
-        rt: Some(rt),
-        dir,
-    }
-}
-
-impl Cloudy {
-    fn s3(&self, addr: SocketAddr, c: &Creds) -> aws_sdk_s3::Client {
-        let conf = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(format!("http://{addr}"))
-            .force_path_style(true)
-            .credentials_provider(Credentials::new(&c.ak, &c.sk, None, None, "test"))
-            .http_client(self.http.clone())
-            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
-    }
-
-    fn kms(&self, c: &Creds) -> aws_sdk_kms::Client {
-        let conf = aws_sdk_kms::Config::builder()
-            .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-            .region(aws_sdk_kms::config::Region::new("us-east-1"))
-            .endpoint_url(format!("http://{}", self.plain))
-            .credentials_provider(aws_sdk_kms::config::Credentials::new(
-                &c.ak, &c.sk, None, None, "test",
-            ))
-            .http_client(self.http.clone())
-            .build();
-        aws_sdk_kms::Client::from_conf(conf)
-    }
-
-    fn iam(&self) -> aws_sdk_iam::Client {
-        let conf = aws_sdk_iam::Config::builder()
-            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-            .region(aws_sdk_iam::config::Region::new("us-east-1"))
-            .endpoint_url(format!("http://{}", self.plain))
-            .credentials_provider(aws_sdk_iam::config::Credentials::new(
-                ROOT_AK, ROOT_SK, None, None, "test",
-            ))
-            .http_client(self.http.clone())
-            .build();
-        aws_sdk_iam::Client::from_conf(conf)
-    }
-
-    /// An IAM user with an access key and an inline policy.
-    async fn user(&self, name: &str, policy: serde_json::Value) -> Creds {
-        let iam = self.iam();
-        ok(iam.create_user().user_name(name).send().await);
-        ok(iam
-            .put_user_policy()
-            .user_name(name)
-            .policy_name("p")
-            .policy_document(policy.to_string())
-            .send()
-            .await);
-        let out = ok(iam.create_access_key().user_name(name).send().await);
-        let key = out.access_key().expect("key");
-        Creds {
-            ak: key.access_key_id().into(),
-            sk: key.secret_access_key().into(),
-        }
+impl Server {
+    /// An IAM user with an access key and the inline policy `policy`.
+    async fn user_with(&self, name: &str, policy: serde_json::Value) -> Creds {
+        self.user(name, Some(&policy.to_string())).await
     }
 
     /// A customer managed key with `policy` (None: the default key policy).
     async fn key(&self, policy: Option<serde_json::Value>) -> String {
-        let kms = self.kms(&root());
+        let kms = self.root_kms();
         let mut req = kms.create_key();
         if let Some(p) = policy {
             req = req.policy(p.to_string());
@@ -167,32 +33,6 @@ impl Cloudy {
             .arn()
             .expect("arn")
             .to_string()
-    }
-}
-
-fn root() -> Creds {
-    Creds {
-        ak: ROOT_AK.into(),
-        sk: ROOT_SK.into(),
-    }
-}
-
-#[track_caller]
-fn ok<T, E: std::error::Error>(r: Result<T, E>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("the call failed: {}", DisplayErrorContext(&e)),
-    }
-}
-
-#[track_caller]
-fn fail_with<T, E: ProvideErrorMetadata + std::fmt::Debug>(r: Result<T, E>, code: &str) -> String {
-    match r {
-        Ok(_) => panic!("the call succeeded, but {code} was expected"),
-        Err(e) => {
-            assert_eq!(e.code(), Some(code), "unexpected error: {e:?}");
-            e.message().unwrap_or("").to_string()
-        }
     }
 }
 
@@ -245,8 +85,8 @@ fn files(dir: &std::path::Path) -> Vec<Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn objects_are_encrypted_at_rest_and_read_back_whole_ranged_copied_and_multipart() {
-    let c = start("roundtrip");
-    let s3 = c.s3(c.plain, &root());
+    let c = Server::with_vpc_endpoint();
+    let s3 = c.s3(&Creds::root());
     let key = c.key(None).await;
     ok(s3.create_bucket().bucket("bkt").send().await);
     // Crosses several 64 KiB chunks and ends in a partial one.
@@ -256,7 +96,7 @@ async fn objects_are_encrypted_at_rest_and_read_back_whole_ranged_copied_and_mul
 
     // The data at rest is not the plaintext: no 4 KiB window of it appears in any stored file.
     let probe = &body[100_000..104_096];
-    for f in files(&c.dir) {
+    for f in files(&c.data_dir) {
         assert!(
             !f.windows(probe.len()).any(|w| w == probe),
             "plaintext found at rest"
@@ -393,21 +233,21 @@ async fn objects_are_encrypted_at_rest_and_read_back_whole_ranged_copied_and_mul
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn the_caller_needs_the_key_as_well_as_the_object() {
-    let c = start("perm");
+    let c = Server::with_vpc_endpoint();
     let key = c.key(None).await;
-    let s3 = c.s3(c.plain, &root());
+    let s3 = c.s3(&Creds::root());
     ok(s3.create_bucket().bucket("bkt").send().await);
     put_kms(&s3, "bkt", "secret", &key, b"classified".to_vec()).await;
 
     // S3 permission only: the object is readable, its key is not.
     let reader = c
-        .user(
+        .user_with(
             "reader",
             json!({"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"}]}),
         )
         .await;
-    let as_reader = c.s3(c.plain, &reader);
+    let as_reader = c.s3(&reader);
     let err = get(&as_reader, "bkt", "secret")
         .await
         .expect_err("no kms:Decrypt");
@@ -430,7 +270,7 @@ async fn the_caller_needs_the_key_as_well_as_the_object() {
     // With kms:Decrypt allowed only through S3 (kms:ViaService), the GET works and a direct
     // KMS call does not.
     let via = c
-        .user(
+        .user_with(
             "via",
             json!({"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
@@ -439,7 +279,7 @@ async fn the_caller_needs_the_key_as_well_as_the_object() {
         )
         .await;
     assert_eq!(
-        get(&c.s3(c.plain, &via), "bkt", "secret").await.expect("via S3"),
+        get(&c.s3(&via), "bkt", "secret").await.expect("via S3"),
         b"classified"
     );
     fail_with(
@@ -455,11 +295,11 @@ async fn the_caller_needs_the_key_as_well_as_the_object() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn key_policies_decide_by_called_via() {
-    let c = start("calledvia");
-    let s3 = c.s3(c.plain, &root());
+    let c = Server::with_vpc_endpoint();
+    let s3 = c.s3(&Creds::root());
     ok(s3.create_bucket().bucket("bkt").send().await);
     let user = c
-        .user(
+        .user_with(
             "ana",
             json!({"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"}]}),
@@ -476,7 +316,7 @@ async fn key_policies_decide_by_called_via() {
              "Resource": "*",
              "Condition": {"ForAnyValue:StringEquals": {"aws:CalledVia": "s3.amazonaws.com"}}}]})))
         .await;
-    let as_ana = c.s3(c.plain, &user);
+    let as_ana = c.s3(&user);
     put_kms(&as_ana, "bkt", "mine", &only_s3, b"hers".to_vec()).await;
     assert_eq!(get(&as_ana, "bkt", "mine").await.expect("through S3"), b"hers");
     fail_with(
@@ -524,8 +364,8 @@ async fn key_policies_decide_by_called_via() {
 /// (or `aws:CalledVia`); a KMS statement on `aws:SourceVpc` never matches a FAS request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn seed_example_vpc_reads_with_fas_to_kms() {
-    let c = start("seed");
-    let s3 = c.s3(c.plain, &root());
+    let c = Server::with_vpc_endpoint();
+    let s3 = c.s3(&Creds::root());
     let key = c.key(None).await;
     ok(s3.create_bucket().bucket("data").send().await);
     put_kms(&s3, "data", "report.csv", &key, b"a,b\n1,2\n".to_vec()).await;
@@ -544,17 +384,17 @@ async fn seed_example_vpc_reads_with_fas_to_kms() {
         "Resource": key, "Condition": {"Bool": {"aws:ViaAWSService": "true"}}}),
     );
     let fas_user = c
-        .user("fas", json!({"Version": "2012-10-17", "Statement": with_fas}))
+        .user_with("fas", json!({"Version": "2012-10-17", "Statement": with_fas}))
         .await;
     // Through the VPC endpoint: S3 allows by aws:SourceVpc, KMS by aws:ViaAWSService.
     assert_eq!(
-        get(&c.s3(c.endpoint, &fas_user), "data", "report.csv")
+        get(&c.s3_at(&c.endpoint_url(), &fas_user), "data", "report.csv")
             .await
             .expect("through the endpoint"),
         b"a,b\n1,2\n"
     );
     // From outside the VPC the S3 statement does not match.
-    let err = get(&c.s3(c.plain, &fas_user), "data", "report.csv")
+    let err = get(&c.s3(&fas_user), "data", "report.csv")
         .await
         .expect_err("outside the VPC");
     assert!(err.starts_with("AccessDenied"), "{err}");
@@ -568,9 +408,9 @@ async fn seed_example_vpc_reads_with_fas_to_kms() {
         "Resource": key, "Condition": {"StringEquals": {"aws:SourceVpc": VPC}}}),
     );
     let vpc_user = c
-        .user("vpc", json!({"Version": "2012-10-17", "Statement": vpc_kms}))
+        .user_with("vpc", json!({"Version": "2012-10-17", "Statement": vpc_kms}))
         .await;
-    let err = get(&c.s3(c.endpoint, &vpc_user), "data", "report.csv")
+    let err = get(&c.s3_at(&c.endpoint_url(), &vpc_user), "data", "report.csv")
         .await
         .expect_err("the KMS hop has no aws:SourceVpc");
     assert!(err.starts_with("AccessDenied"), "{err}");

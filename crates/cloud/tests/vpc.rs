@@ -4,104 +4,16 @@
 //!
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-sourcevpce>
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
-use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_iam::error::ProvideErrorMetadata;
-use porteiro_cloud::{Cloud, CloudConfig, RootCredentials, VpcEndpoint};
 use serde_json::json;
 
-const ACCOUNT: &str = "123456789012";
-const ROOT_AK: &str = "AKIAIOSFODNN7EXAMPLE";
-const ROOT_SK: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-const VPCE: &str = "vpce-0a1b2c3d";
-const VPC: &str = "vpc-11112222";
-
-struct Cloudy {
-    plain: SocketAddr,
-    endpoint: SocketAddr,
-    rt: Option<tokio::runtime::Runtime>,
-    dir: PathBuf,
-}
-
-impl Drop for Cloudy {
-    fn drop(&mut self) {
-        // Dropped inside the test's runtime: shut the server's down without blocking.
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn listener() -> (std::net::TcpListener, SocketAddr) {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.set_nonblocking(true).expect("nonblocking");
-    let addr = l.local_addr().expect("addr");
-    (l, addr)
-}
-
-fn start() -> Cloudy {
-    let dir = std::env::temp_dir().join(format!("porteiro-vpc-{}-{}", std::process::id(), rand_suffix()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let (cloud, _) = Cloud::open(&CloudConfig {
-        data_dir: dir.clone(),
-        account_id: Some(ACCOUNT.into()),
-        root_credentials: Some(RootCredentials {
-            access_key_id: ROOT_AK.into(),
-            secret_access_key: ROOT_SK.into(),
-        }),
-    })
-    .expect("cloud opens");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (pl, plain) = listener();
-    let (el, endpoint) = listener();
-    let c = cloud.clone();
-    rt.spawn(async move {
-        let _ = c
-            .serve(tokio::net::TcpListener::from_std(pl).expect("tokio listener"))
-            .await;
-    });
-    let vpce = VpcEndpoint::new(VPCE, VPC).expect("ids");
-    rt.spawn(async move {
-        let l = tokio::net::TcpListener::from_std(el).expect("tokio listener");
-        let _ = cloud.serve_vpc_endpoint(l, vpce).await;
-    });
-    Cloudy {
-        plain,
-        endpoint,
-        rt: Some(rt),
-        dir,
-    }
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
-}
-
-fn iam(addr: SocketAddr, ak: &str, sk: &str) -> aws_sdk_iam::Client {
-    let config = aws_sdk_iam::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(format!("http://{addr}"))
-        .credentials_provider(Credentials::new(ak, sk, None, None, "test"))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    aws_sdk_iam::Client::from_conf(config)
-}
+mod common;
+use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn vpc_endpoint_keys_decide_access() {
-    let c = start();
-    let root = iam(c.plain, ROOT_AK, ROOT_SK);
+    let c = Server::with_vpc_endpoint();
+    let root = c.root_iam();
     root.create_user()
         .user_name("bob")
         .send()
@@ -134,8 +46,9 @@ async fn vpc_endpoint_keys_decide_access() {
     let key = key.access_key().expect("access key");
     let (ak, sk) = (key.access_key_id(), key.secret_access_key());
 
-    let inside = iam(c.endpoint, ak, sk);
-    let outside = iam(c.plain, ak, sk);
+    let bob = Creds::new(ak, sk, None);
+    let inside = c.iam_at(&c.endpoint_url(), &bob);
+    let outside = c.iam(&bob);
     inside
         .list_users()
         .send()
@@ -174,19 +87,13 @@ async fn vpc_endpoint_keys_decide_access() {
         "{e:?}"
     );
     // GetCallerIdentity needs no permission on either listener.
-    let sts = |addr: SocketAddr| {
-        aws_sdk_sts::Client::from_conf(
-            aws_sdk_sts::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .endpoint_url(format!("http://{addr}"))
-                .credentials_provider(Credentials::new(ak, sk, None, None, "test"))
-                .http_client(aws_smithy_http_client::Builder::new().build_http())
-                .build(),
-        )
-    };
-    for addr in [c.plain, c.endpoint] {
-        let me = sts(addr).get_caller_identity().send().await.expect("who am I");
+    for url in [c.url.clone(), c.endpoint_url()] {
+        let me = c
+            .sts_at(&url, &bob)
+            .get_caller_identity()
+            .send()
+            .await
+            .expect("who am I");
         assert_eq!(me.account(), Some(ACCOUNT));
     }
 }
