@@ -8,13 +8,22 @@
 //   WEB_ROOT_AK, WEB_ROOT_SK
 //                      the embedded cloud's root key (the management key of that account)
 //   WEB_ADMIN_PASSWORD the administrator's password (username admin)
+//   WEB_CLOCK_OFFSET_FILE
+//                      the server's test-only --test-clock-offset-file (seconds added to the
+//                      manager's and the cloud's clocks): sessions end by their own duration
+//   WEB_AWS            the aws CLI, run with a JIT session's gateway credentials as shown
 //   WEB_PHASE          `setup`: an administrator creates a platform user, an account, a cloud IAM
 //                      user and an access group; then the wrapper creates the role `Admin` in
 //                      the cloud, trusting that cloud IAM user; `use`: JIT settings (Information
 //                      and AWS tabs), a requirement error next to its control, a credential, a
-//                      JIT session with its countdown, a Cloud console session, Remote Sessions
-//                      filters and drop ("You have been disconnected"), Portuguese, CSRF, sign-out.
-//                      `audit`: replay, verify and export of the recordings the wrapper wrote.
+//                      JIT session with its countdown and aws CLI calls through the API gateway,
+//                      a Cloud console session used through the console gateway, Remote
+//                      Sessions filters and drop ("You have been disconnected"), the console
+//                      session's expiry (the countdown reaches the end; the console and the
+//                      session's page say "You have been disconnected"), local times in the
+//                      browser's time zone, Portuguese (with its own expiry), CSRF, sign-out.
+//                      `audit`: replay and verify of the recorder's recordings of what ana did,
+//                      and export.
 //   WEB_SCREENSHOTS    optional: a directory to write docs screenshots (web-*.png) to
 //   CHROMIUM           optional: the browser (default /usr/bin/chromium)
 
@@ -24,6 +33,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
+const { execFile } = require('node:child_process');
 const { chromium } = require('playwright-core');
 
 function env(name) {
@@ -40,6 +50,10 @@ const ROOT_AK = env('WEB_ROOT_AK');
 const ROOT_SK = env('WEB_ROOT_SK');
 const ADMIN_PASSWORD = env('WEB_ADMIN_PASSWORD');
 const PHASE = env('WEB_PHASE');
+const CLOCK_FILE = env('WEB_CLOCK_OFFSET_FILE');
+const AWS = env('WEB_AWS');
+// The people's browsers run in São Paulo (UTC−3): the pages show local times.
+const TIME_ZONE = 'America/Sao_Paulo';
 const SCREENSHOTS = process.env.WEB_SCREENSHOTS || '';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
@@ -57,9 +71,104 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(SCREENSHOTS, `web-${name}.png`), fullPage: true });
 }
 
-async function newPage(locale = 'en-US') {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale });
+async function newPage(locale = 'en-US', timezoneId = 'UTC') {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale, timezoneId });
   return context.newPage();
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// The offset (seconds) this run has put in the server's clock file.
+let clockOffset = 0;
+
+/** Moves the server's clocks `seconds` forward and waits until the server has applied it. */
+async function advanceClock(seconds) {
+  clockOffset += Math.ceil(seconds);
+  const tmp = `${CLOCK_FILE}.tmp`;
+  fs.writeFileSync(tmp, `${clockOffset}\n`);
+  fs.renameSync(tmp, CLOCK_FILE);
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    let applied = '';
+    try {
+      applied = fs.readFileSync(`${CLOCK_FILE}.applied`, 'utf8').trim();
+    } catch {
+      applied = '';
+    }
+    if (applied === String(clockOffset)) {
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`the server did not apply the clock offset ${clockOffset} (ack: "${applied}")`);
+    }
+    await sleep(50);
+  }
+}
+
+/** A session's status by the server's clock: { status, expires_at, now }. */
+async function sessionStatus(page, id) {
+  const resp = await page.context().request.get(`${BASE}/my/sessions/${id}/status`, {
+    headers: { Accept: 'application/json' },
+  });
+  assert.equal(resp.status(), 200);
+  return resp.json();
+}
+
+/** The `export NAME=VALUE` lines of a page's #credentials. */
+async function shownCredentials(page) {
+  const text = (await page.locator('#credentials').textContent()) || '';
+  const vars = {};
+  for (const line of text.split('\n')) {
+    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) {
+      vars[m[1]] = m[2];
+    }
+  }
+  return vars;
+}
+
+/** Runs the aws CLI as the person would after pasting the lines: { code, stdout, stderr }. */
+function awsCli(vars, args) {
+  const childEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('AWS_')) {
+      childEnv[k] = v;
+    }
+  }
+  Object.assign(childEnv, vars, {
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_MAX_ATTEMPTS: '1',
+  });
+  return new Promise((resolve) => {
+    execFile(AWS, [...args, '--output', 'json'], { env: childEnv, timeout: 60000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** What a <time datetime> should read in the browser: local time in the page's language. */
+function localTime(iso, lang) {
+  return new Intl.DateTimeFormat(lang, {
+    year: 'numeric', month: '2-digit', day: '2-digit',
+    hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false, timeZoneName: 'short',
+    timeZone: TIME_ZONE,
+  }).format(new Date(iso));
+}
+
+/** Every <time> on the page shows its local time (the UTC text is its title). */
+async function assertLocalTimes(page, lang) {
+  const times = await page.locator('time[datetime]').evaluateAll((els) =>
+    els.map((e) => ({ iso: e.getAttribute('datetime'), text: e.textContent, title: e.getAttribute('title') })));
+  assert.ok(times.length > 0, 'times on the page');
+  for (const t of times) {
+    assert.match(t.iso, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.equal(t.text, localTime(t.iso, lang));
+    assert.doesNotMatch(t.text, /UTC/);
+    assert.match(t.title, / UTC$/);
+  }
+  return times;
 }
 
 /** Waits for the document that `action` leads to. */
@@ -205,6 +314,9 @@ if (PHASE === 'use') {
   let admin;
   let ana;
   let anaSession; // ana's JIT session page, left open
+  let consolePage; // ana's Cloud console through the console gateway, left open
+  let consoleId; // that session's id
+  let jitVars; // the JIT session's gateway credentials, as shown once
 
   test('JIT settings: ⁝ Actions ➔ New, Account, Information and AWS tabs; the Duration error is next to it', async () => {
     admin = await newPage();
@@ -249,7 +361,7 @@ if (PHASE === 'use') {
   });
 
   test('ana cannot start a JIT session without a credential: the unmet requirement says what to do', async () => {
-    ana = await newPage();
+    ana = await newPage('en-US', TIME_ZONE);
     await signIn(ana, 'ana', ANA_PASSWORD);
     await ana.goto(`${BASE}/remote/jit`);
     const row = ana.getByRole('row').filter({ hasText: 'ana' }).first();
@@ -275,7 +387,7 @@ if (PHASE === 'use') {
     assert.match(await admin.locator('table').textContent(), /AKIA/);
   });
 
-  test('ana starts a JIT session, chooses the Role, and sees the countdown', async () => {
+  test('ana starts a JIT session, chooses the Role, sees the countdown and local times, and calls AWS through the gateway', async () => {
     await ana.goto(`${BASE}/remote/jit`);
     const row = ana.getByRole('row').filter({ hasText: 'ana' }).first();
     await through(ana, () => row.getByRole('link', { name: 'Start session' }).click());
@@ -284,7 +396,24 @@ if (PHASE === 'use') {
     const resp = await through(ana, () => ana.getByRole('button', { name: 'Start session' }).click());
     assert.equal(resp.status(), 200);
     assert.equal(await heading(ana), 'Session started');
-    assert.match(await ana.locator('#credentials').textContent(), /AWS_ACCESS_KEY_ID=ASIA/);
+    // The gateway's credentials, not the role's STS ones: every call goes through Porteiro.
+    jitVars = await shownCredentials(ana);
+    assert.match(jitVars.AWS_ACCESS_KEY_ID, /^PGWA/);
+    assert.ok(jitVars.AWS_SECRET_ACCESS_KEY.length >= 40);
+    assert.match(jitVars.AWS_ENDPOINT_URL, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(jitVars.AWS_SESSION_TOKEN, undefined);
+    assert.doesNotMatch(await ana.locator('#credentials').textContent(), /ASIA/);
+    // Started and Expires in São Paulo time, in English.
+    const [started, expires] = await assertLocalTimes(ana, 'en');
+    assert.equal((Date.parse(expires.iso) - Date.parse(started.iso)) / 1000, 1800);
+    assert.match(started.text, /GMT-3/);
+    // Ana works: the aws CLI with the lines she was shown.
+    const who = await awsCli(jitVars, ['sts', 'get-caller-identity']);
+    assert.equal(who.code, 0, who.stderr);
+    assert.match(JSON.parse(who.stdout).Arn, /^arn:aws:sts::\d{12}:assumed-role\/Admin\/ana/);
+    const roles = await awsCli(jitVars, ['iam', 'list-roles']);
+    assert.equal(roles.code, 0, roles.stderr);
+    assert.ok(JSON.parse(roles.stdout).Roles.some((r) => r.RoleName === 'Admin'), roles.stdout);
     await through(ana, () => ana.getByRole('link', { name: /session's page/ }).click());
     assert.match(ana.url(), /\/my\/sessions\/ps-/);
     const countdown = ana.locator('#countdown');
@@ -313,7 +442,16 @@ if (PHASE === 'use') {
     await page.waitForURL(/\/sessions\/ps-[0-9a-f]+\/console\//, { timeout: 15000 });
     await page.waitForLoadState('load');
     assert.match(await page.locator('body').textContent(), /arn:aws:iam::\d{12}:user\//);
-    await page.close();
+    consoleId = /\/sessions\/(ps-[0-9a-f]+)\//.exec(page.url())[1];
+    // Ana works in the console through Porteiro: the roles (her cloud IAM user has no policy,
+    // so the cloud says what she may not do), then the buckets.
+    const services = page.getByRole('navigation', { name: 'Services' });
+    await through(page, () => services.getByRole('link', { name: 'IAM roles' }).click());
+    assert.match(page.url(), new RegExp(`/sessions/${consoleId}/console/iam/roles$`));
+    assert.match(await page.locator('main').textContent(), /AccessDenied: User: arn:aws:iam::\d{12}:user\/ana is not authorized to perform: iam:ListRoles/);
+    await through(page, () => services.getByRole('link', { name: 'S3' }).click());
+    assert.match(page.url(), new RegExp(`/sessions/${consoleId}/console/s3$`));
+    consolePage = page;
   });
 
   test('Remote Sessions: the administrator filters and drops the JIT session; ana is disconnected', async () => {
@@ -334,6 +472,10 @@ if (PHASE === 'use') {
     assert.equal(await heading(anaSession), 'You have been disconnected');
     assert.match(await anaSession.locator('#disconnected').textContent(), /Dropped by admin/);
     await shot(anaSession, 'disconnected');
+    // The gateway refuses the dropped session's credentials at once.
+    const refused = await awsCli(jitVars, ['sts', 'get-caller-identity']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /ExpiredToken/);
   });
 
   test('the audit trail shows the changes, filtered', async () => {
@@ -345,8 +487,48 @@ if (PHASE === 'use') {
     await shot(admin, 'audit');
   });
 
+  test('the console session ends by its own duration: the countdown reaches the end; ana is disconnected in the console', async () => {
+    // An hour later by the server's clock, 20 seconds before the console session ends (time
+    // enough to sign in again on a busy machine).
+    const st = await sessionStatus(ana, consoleId);
+    assert.equal(st.status, 'active');
+    await advanceClock(st.expires_at - st.now - 20);
+    // Her web sign-in has been idle meanwhile: she signs in again.
+    await signIn(ana, 'ana', ANA_PASSWORD);
+    const list = await ana.context().newPage();
+    await list.goto(`${BASE}/my/sessions`);
+    const row = list.getByRole('row').filter({ hasText: consoleId });
+    const left = ((await row.locator('.countdown').textContent()) || '').trim();
+    assert.match(left, /^0 min [01]\d s$/);
+    await assertLocalTimes(list, 'en');
+    await shot(list, 'sessions-ending');
+    await ana.goto(`${BASE}/my/sessions/${consoleId}`);
+    assert.equal(await heading(ana), 'Session');
+    // The countdowns reach the end; the session's page then turns into the disconnection.
+    await list.waitForFunction((id) => {
+      const r = Array.from(document.querySelectorAll('tr')).find((tr) => tr.textContent.includes(id));
+      return r && r.querySelector('.countdown') && r.querySelector('.countdown').textContent.trim() === '0 min 00 s';
+    }, consoleId, { timeout: 30000 });
+    await ana.waitForFunction(() => document.querySelector('main h1').textContent.includes('disconnected'), null, { timeout: 30000 });
+    assert.equal(await heading(ana), 'You have been disconnected');
+    assert.match(await ana.locator('#disconnected').textContent(), /duration ended/);
+    await assertLocalTimes(ana, 'en');
+    await shot(ana, 'expired');
+    await list.reload();
+    assert.match(await list.getByRole('row').filter({ hasText: consoleId }).textContent(), /Expired/);
+    await list.close();
+    // In the console, the next page is Porteiro's "You have been disconnected".
+    const services = consolePage.getByRole('navigation', { name: 'Services' });
+    const cut = await through(consolePage, () => services.getByRole('link', { name: 'IAM users' }).click());
+    assert.equal(cut.status(), 410);
+    assert.match(await consolePage.locator('body').textContent(), /You have been disconnected/);
+    assert.match(await consolePage.locator('body').textContent(), /expired/);
+    await shot(consolePage, 'console-disconnected');
+    await consolePage.close();
+  });
+
   test('em português: Acesso remoto ➔ JIT Access, Iniciar sessão, Função, and the error next to Função', async () => {
-    const pt = await newPage('pt-BR');
+    const pt = await newPage('pt-BR', TIME_ZONE);
     await pt.goto(`${BASE}/`);
     assert.equal(await heading(pt), 'Entrar');
     assert.equal(await pt.locator('html').getAttribute('lang'), 'pt-BR');
@@ -375,6 +557,22 @@ if (PHASE === 'use') {
     assert.equal(await heading(pt), 'Sessão iniciada');
     assert.match(await pt.locator('.countdown-line').textContent(), /Termina em/);
     assert.match(((await pt.locator('#countdown').textContent()) || '').trim(), COUNTDOWN);
+    // Horários locais, em português.
+    const [started] = await assertLocalTimes(pt, 'pt-BR');
+    assert.match(started.text, /^\d\d\/\d\d\/\d{4}/);
+    // A sessão termina pela sua duração: a contagem chega ao fim e a página diz que ela foi
+    // desconectada (entra de novo: o acesso ficou ocioso enquanto o relógio andou).
+    await through(pt, () => pt.getByRole('link', { name: /página da sessão/ }).click());
+    const ptId = /\/my\/sessions\/(ps-[0-9a-f]+)$/.exec(pt.url())[1];
+    const st = await sessionStatus(pt, ptId);
+    await advanceClock(st.expires_at - st.now - 15);
+    await signIn(pt, 'ana', ANA_PASSWORD, { user: 'Usuário', password: 'Senha' });
+    await pt.goto(`${BASE}/my/sessions/${ptId}`);
+    assert.match(((await pt.locator('#countdown').textContent()) || '').trim(), /^0 min [01]\d s$/);
+    await pt.waitForFunction(() => document.querySelector('main h1').textContent.includes('desconectado'), null, { timeout: 30000 });
+    assert.equal(await heading(pt), 'Você foi desconectado');
+    await assertLocalTimes(pt, 'pt-BR');
+    await shot(pt, 'pt-expired');
     // Switch to English with the link; the choice sticks (cookie).
     await pt.goto(`${BASE}/remote/jit`);
     await through(pt, () => pt.getByRole('link', { name: 'English' }).click());
@@ -385,6 +583,8 @@ if (PHASE === 'use') {
   });
 
   test('a form without the CSRF token, or from another origin, is refused', async () => {
+    // The Portuguese session's expiry moved the clock an hour: ana signs in again.
+    await signIn(ana, 'ana', ANA_PASSWORD);
     let resp = await ana.context().request.post(`${BASE}/remote/console/start`, {
       form: { cloud_user_id: 'cu-0' },
       maxRedirects: 0,
@@ -411,16 +611,21 @@ if (PHASE === 'use') {
 }
 
 if (PHASE === 'audit') {
-  test('an auditor replays, verifies and exports the recordings from Remote Sessions', async () => {
-    const admin = await newPage();
+  test('an auditor replays and verifies the recordings of what ana did, and exports one', async () => {
+    const admin = await newPage('en-US', TIME_ZONE);
     await signIn(admin, 'admin', ADMIN_PASSWORD);
+    // The JIT session, dropped: the aws CLI calls ana made through the API gateway.
     await admin.goto(`${BASE}/pam/sessions?kind=jit&user=ana&status=dropped`);
-    const row = admin.locator('tbody tr').first();
-    await through(admin, () => row.getByRole('link', { name: 'Replay' }).click());
+    const rows = admin.locator('tbody tr');
+    assert.equal(await rows.count(), 1);
+    await assertLocalTimes(admin, 'en');
+    await through(admin, () => rows.first().getByRole('link', { name: 'Replay' }).click());
     assert.equal(await heading(admin), 'Replay');
     const replay = await admin.locator('table').textContent();
-    assert.match(replay, /GetCallerIdentity/);
-    assert.match(replay, /listed the roles/);
+    assert.match(replay, /session start: jit session of ana/);
+    assert.match(replay, /api sts:GetCallerIdentity -> 200/);
+    assert.match(replay, /api iam:ListRoles -> 200/);
+    assert.match(replay, /session end: /);
     await shot(admin, 'replay');
     await through(admin, () => admin.getByRole('link', { name: 'Verify' }).click());
     assert.match(await admin.locator('#verdict').textContent(), /^Verified/);
@@ -431,13 +636,21 @@ if (PHASE === 'audit') {
     assert.equal(archive.headers()['content-type'], 'application/x-tar');
     assert.match(archive.headers()['content-disposition'], /attachment; filename="ps-[0-9a-f]+\.tar"/);
     assert.ok((await archive.body()).includes(Buffer.from('events.jsonl')));
-    // The console session's recording was altered after it was closed: it is named broken.
-    await admin.goto(`${BASE}/pam/sessions?kind=console&user=ana`);
+    assert.ok((await archive.body()).includes(Buffer.from('GetCallerIdentity')));
+
+    // The console session, ended by its duration: the pages ana saw through the gateway.
+    await admin.goto(`${BASE}/pam/sessions?kind=console&user=ana&status=expired`);
     const consoleRow = admin.locator('tbody tr').first();
-    // Still running: its recording's replay is the live view.
-    assert.ok(await consoleRow.getByRole('link', { name: 'Live view' }).isVisible());
-    await through(admin, () => consoleRow.getByRole('link', { name: 'Verify' }).click());
-    const verdict = await admin.locator('#verdict').textContent();
-    assert.match(verdict, /^Broken: event seq 2 \(line 3\)/);
+    await through(admin, () => consoleRow.getByRole('link', { name: 'Replay' }).click());
+    const pages = await admin.locator('table').textContent();
+    assert.match(pages, /session start: console session of ana/);
+    assert.match(pages, /GET \/console\/ -> 200[^\n]*\n\s*page: Console home/);
+    assert.match(pages, /GET \/console\/iam\/roles -> 403[^\n]*\n\s*page: IAM roles/);
+    assert.match(pages, /GET \/console\/s3 -> 403[^\n]*\n\s*page: S3 buckets/);
+    assert.match(pages, /the session ended \(expired\)/);
+    assert.match(pages, /session end: expired/);
+    await shot(admin, 'replay-console');
+    await through(admin, () => admin.getByRole('link', { name: 'Verify' }).click());
+    assert.match(await admin.locator('#verdict').textContent(), /^Verified/);
   });
 }

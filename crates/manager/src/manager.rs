@@ -816,7 +816,13 @@ impl Manager {
         self.require_admin(actor, "create platform users")?;
         rules::check_text("name", &input.name, 128)?;
         if input.name.trim().is_empty() {
-            return Err(Invalid::new("name", "is empty: give the person's name").into());
+            return Err(Invalid::keyed(
+                "name",
+                "person_name_empty",
+                Vec::new(),
+                "is empty: give the person's name",
+            )
+            .into());
         }
         rules::check_username(&input.username)?;
         if let Some(e) = &input.email {
@@ -880,7 +886,13 @@ impl Manager {
         }
         if let Some(a) = patch.admin {
             if !a && old.id == actor.user_id {
-                return Err(Invalid::new("admin", "you cannot remove your own administrator flag").into());
+                return Err(Invalid::keyed(
+                    "admin",
+                    "admin_self",
+                    Vec::new(),
+                    "you cannot remove your own administrator flag",
+                )
+                .into());
             }
             user.admin = a;
         }
@@ -978,14 +990,21 @@ impl Manager {
     fn check_group(&self, input: &GroupInput) -> Result<Vec<String>> {
         rules::check_text("name", &input.name, 128)?;
         if input.name.trim().is_empty() {
-            return Err(Invalid::new("name", "is empty: name the group").into());
+            return Err(
+                Invalid::keyed("name", "group_name_empty", Vec::new(), "is empty: name the group").into(),
+            );
         }
         rules::check_text("description", &input.description, 1000)?;
         let mut members = Vec::new();
         for m in &input.members {
-            let u = self
-                .find_user(m)
-                .map_err(|_| Invalid::new("members", format!("user {m} does not exist")))?;
+            let u = self.find_user(m).map_err(|_| {
+                Invalid::keyed(
+                    "members",
+                    "member_missing",
+                    vec![m.clone()],
+                    format!("user {m} does not exist"),
+                )
+            })?;
             if !members.contains(&u.id) {
                 members.push(u.id);
             }
@@ -1105,14 +1124,22 @@ impl Manager {
         self.require(actor, Permission::CreateEditAccounts)?;
         rules::check_text("name", &input.name, 128)?;
         if input.name.trim().is_empty() {
-            return Err(Invalid::new("name", "is empty: name the account").into());
+            return Err(Invalid::keyed(
+                "name",
+                "account_name_empty",
+                Vec::new(),
+                "is empty: name the account",
+            )
+            .into());
         }
         let endpoint = input.endpoint.filter(|e| !e.trim().is_empty());
         if let Some(e) = &endpoint
             && (!(e.starts_with("http://") || e.starts_with("https://")) || e.len() > 512 || e.contains(' '))
         {
-            return Err(Invalid::new(
+            return Err(Invalid::keyed(
                 "endpoint",
+                "endpoint_not_url",
+                vec![e.clone()],
                 format!("`{e}` is not an http:// or https:// URL (leave it empty for AWS itself)"),
             )
             .into());
@@ -1123,8 +1150,10 @@ impl Manager {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
-            return Err(Invalid::new(
+            return Err(Invalid::keyed(
                 "region",
+                "region_invalid",
+                vec![input.region.clone()],
                 format!("`{}` is not a region such as us-east-1", input.region),
             )
             .into());
@@ -1132,14 +1161,22 @@ impl Manager {
         if !(16..=128).contains(&input.access_key_id.len())
             || !input.access_key_id.bytes().all(|b| b.is_ascii_alphanumeric())
         {
-            return Err(Invalid::new(
+            return Err(Invalid::keyed(
                 "access_key_id",
+                "access_key_id_invalid",
+                Vec::new(),
                 "use the 16 to 128 letters and digits of an access key id",
             )
             .into());
         }
         if !(1..=256).contains(&input.secret_access_key.expose().len()) {
-            return Err(Invalid::new("secret_access_key", "is empty or longer than 256 characters").into());
+            return Err(Invalid::keyed(
+                "secret_access_key",
+                "secret_invalid",
+                Vec::new(),
+                "is empty or longer than 256 characters",
+            )
+            .into());
         }
         let now = self.now();
         let mut account = CloudAccount {
@@ -1273,14 +1310,21 @@ impl Manager {
     pub async fn create_cloud_user(&self, actor: &Actor, input: NewCloudUser) -> Result<CloudUserView> {
         self.require(actor, Permission::CreateEditUsers)?;
         let account: CloudAccount = self.store.get(&input.account_id)?.ok_or_else(|| {
-            Invalid::new(
+            Invalid::keyed(
                 "account_id",
+                "account_missing",
+                vec![input.account_id.clone()],
                 format!("account {} does not exist", input.account_id),
             )
         })?;
-        let owner = self
-            .find_user(&input.owner)
-            .map_err(|_| Invalid::new("owner", format!("platform user {} does not exist", input.owner)))?;
+        let owner = self.find_user(&input.owner).map_err(|_| {
+            Invalid::keyed(
+                "owner",
+                "owner_missing",
+                vec![input.owner.clone()],
+                format!("platform user {} does not exist", input.owner),
+            )
+        })?;
         let name = input.name.clone().unwrap_or_else(|| owner.username.clone());
         rules::check_iam_name("name", &name)?;
         rules::check_policies(&input.policies)?;
@@ -1507,21 +1551,27 @@ impl Manager {
             rules::check_ttl("ttl", ttl)?;
         }
         let user: CloudUser = self.store.get(&input.cloud_user_id)?.ok_or_else(|| {
-            Invalid::new(
+            Invalid::keyed(
                 "cloud_user_id",
+                "cloud_user_missing",
+                vec![input.cloud_user_id.clone()],
                 format!("cloud IAM user {} does not exist", input.cloud_user_id),
             )
         })?;
         if user.origin == Origin::Imported {
-            return Err(Invalid::new(
+            return Err(Invalid::keyed(
                 "cloud_user_id",
+                "cloud_user_imported",
+                vec![user.name.clone()],
                 format!("cloud IAM user {} was imported: credentials are created only for users created through Porteiro", user.name),
             )
             .into());
         }
         if user.status != CloudUserStatus::Provisioned {
-            return Err(Invalid::new(
+            return Err(Invalid::keyed(
                 "cloud_user_id",
+                "cloud_user_not_provisioned",
+                vec![user.name.clone(), format!("{:?}", user.status)],
                 format!(
                     "cloud IAM user {} is {:?}: wait until it is Provisioned",
                     user.name, user.status
@@ -1659,7 +1709,7 @@ impl Manager {
         let account: CloudAccount = self.get("account", account_id)?;
         rules::check_text("description", &input.description, 1000)?;
         if input.roles.len() > 100 {
-            return Err(Invalid::new("roles", "more than 100 roles").into());
+            return Err(Invalid::keyed("roles", "roles_too_many", Vec::new(), "more than 100 roles").into());
         }
         let synced = self.synced_roles(&account).await?;
         rules::check_jit_settings(input.duration, &input.roles, &synced)?;
@@ -1724,8 +1774,10 @@ impl Manager {
         cloud_user_id: &str,
     ) -> Result<(PlatformUser, CloudUser, CloudAccount, BTreeSet<Permission>, bool)> {
         let cu: CloudUser = self.store.get(cloud_user_id)?.ok_or_else(|| {
-            Invalid::new(
+            Invalid::keyed(
                 "cloud_user_id",
+                "cloud_user_missing",
+                vec![cloud_user_id.to_string()],
                 format!("cloud IAM user {cloud_user_id} does not exist"),
             )
         })?;
@@ -1781,8 +1833,14 @@ impl Manager {
         rules::check_console_start(&facts).map_err(Error::Requirements)?;
         let duration = duration.unwrap_or(3600);
         if !(rules::MIN_SESSION_SECONDS..=rules::MAX_SESSION_SECONDS).contains(&duration) {
-            return Err(Invalid::new(
+            return Err(Invalid::keyed(
                 "duration",
+                "duration_out_of_range",
+                vec![
+                    duration.to_string(),
+                    rules::MIN_SESSION_SECONDS.to_string(),
+                    rules::MAX_SESSION_SECONDS.to_string(),
+                ],
                 format!(
                     "{duration} seconds is outside {}..={} seconds",
                     rules::MIN_SESSION_SECONDS,

@@ -307,14 +307,26 @@ pub struct Invalid {
     pub field: String,
     /// What is wrong and how to fix it.
     pub message: String,
+    /// What is wrong as a stable key (`duration_below_min`…), for interfaces that word the
+    /// message in other languages; empty when the message has no key.
+    pub kind: &'static str,
+    /// The values the message names, in order (`{0}`, `{1}`… in a translation of `kind`).
+    pub args: Vec<String>,
 }
 
 impl Invalid {
-    /// A new validation error.
+    /// A new validation error without a key.
     pub fn new(field: &str, message: impl Into<String>) -> Invalid {
+        Invalid::keyed(field, "", Vec::new(), message)
+    }
+
+    /// A new validation error with its key and the values its message names.
+    pub fn keyed(field: &str, kind: &'static str, args: Vec<String>, message: impl Into<String>) -> Invalid {
         Invalid {
             field: field.to_string(),
             message: message.into(),
+            kind,
+            args,
         }
     }
 }
@@ -323,16 +335,20 @@ impl Invalid {
 /// chosen role exists, and Duration ≤ each chosen role's MaxSessionDuration.
 pub fn check_jit_settings(duration: i64, roles: &[String], synced: &[RoleInfo]) -> Result<(), Invalid> {
     if duration < MIN_SESSION_SECONDS {
-        return Err(Invalid::new(
+        return Err(Invalid::keyed(
             "duration",
+            "duration_below_min",
+            vec![duration.to_string(), MIN_SESSION_SECONDS.to_string()],
             format!(
                 "{duration} seconds is below the minimum JIT session duration of {MIN_SESSION_SECONDS} seconds"
             ),
         ));
     }
     if duration > MAX_SESSION_SECONDS {
-        return Err(Invalid::new(
+        return Err(Invalid::keyed(
             "duration",
+            "duration_above_max",
+            vec![duration.to_string(), MAX_SESSION_SECONDS.to_string()],
             format!(
                 "{duration} seconds is above AWS's maximum role session duration of {MAX_SESSION_SECONDS} seconds (12 hours)"
             ),
@@ -342,25 +358,38 @@ pub fn check_jit_settings(duration: i64, roles: &[String], synced: &[RoleInfo]) 
     for r in roles {
         let name = role_name(r);
         if !seen.insert(name) {
-            return Err(Invalid::new("roles", format!("role {name} is listed twice")));
+            return Err(Invalid::keyed(
+                "roles",
+                "role_twice",
+                vec![name.to_string()],
+                format!("role {name} is listed twice"),
+            ));
         }
         let Some(info) = synced.iter().find(|i| i.name == name) else {
             let known: Vec<&str> = synced.iter().map(|i| i.name.as_str()).collect();
-            return Err(Invalid::new(
+            let known = if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            };
+            return Err(Invalid::keyed(
                 "roles",
+                "role_missing",
+                vec![name.to_string(), known.clone()],
                 format!(
-                    "role {name} does not exist in the account (its roles: {}); create it in AWS, then save again to sync",
-                    if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    }
+                    "role {name} does not exist in the account (its roles: {known}); create it in AWS, then save again to sync"
                 ),
             ));
         };
         if duration > info.max_session_duration {
-            return Err(Invalid::new(
+            return Err(Invalid::keyed(
                 "duration",
+                "duration_above_role_max",
+                vec![
+                    duration.to_string(),
+                    name.to_string(),
+                    info.max_session_duration.to_string(),
+                ],
                 format!(
                     "{duration} seconds is above role {name}'s MaxSessionDuration of {} seconds: lower the Duration or raise the role's MaxSessionDuration in AWS",
                     info.max_session_duration
@@ -379,8 +408,10 @@ pub fn check_username(v: &str) -> Result<(), Invalid> {
     if ok {
         Ok(())
     } else {
-        Err(Invalid::new(
+        Err(Invalid::keyed(
             "username",
+            "username_invalid",
+            vec![v.to_string()],
             format!(
                 "`{v}` is not a valid username: use 2 to 64 letters, digits and + = , . @ _ - (it becomes the AWS RoleSessionName)"
             ),
@@ -396,8 +427,10 @@ pub fn check_iam_name(field: &str, v: &str) -> Result<(), Invalid> {
     if ok {
         Ok(())
     } else {
-        Err(Invalid::new(
+        Err(Invalid::keyed(
             field,
+            "iam_name_invalid",
+            vec![v.to_string()],
             format!("`{v}` is not a valid IAM name: use 1 to 64 letters, digits and + = , . @ _ -"),
         ))
     }
@@ -412,8 +445,10 @@ pub fn check_email(v: &str) -> Result<(), Invalid> {
     if ok {
         Ok(())
     } else {
-        Err(Invalid::new(
+        Err(Invalid::keyed(
             "email",
+            "email_invalid",
+            vec![v.to_string()],
             format!("`{v}` is not an e-mail address such as ana@example.com"),
         ))
     }
@@ -422,10 +457,20 @@ pub fn check_email(v: &str) -> Result<(), Invalid> {
 /// Checks free text: at most `max` characters, no control characters.
 pub fn check_text(field: &str, v: &str, max: usize) -> Result<(), Invalid> {
     if v.chars().count() > max {
-        return Err(Invalid::new(field, format!("is longer than {max} characters")));
+        return Err(Invalid::keyed(
+            field,
+            "text_too_long",
+            vec![max.to_string()],
+            format!("is longer than {max} characters"),
+        ));
     }
     if v.chars().any(|c| c.is_control()) {
-        return Err(Invalid::new(field, "contains control characters"));
+        return Err(Invalid::keyed(
+            field,
+            "text_control",
+            Vec::new(),
+            "contains control characters",
+        ));
     }
     Ok(())
 }
@@ -435,8 +480,14 @@ pub fn check_ttl(field: &str, ttl: i64) -> Result<(), Invalid> {
     if (MIN_TTL_SECONDS..=MAX_TTL_SECONDS).contains(&ttl) {
         Ok(())
     } else {
-        Err(Invalid::new(
+        Err(Invalid::keyed(
             field,
+            "ttl_out_of_range",
+            vec![
+                ttl.to_string(),
+                MIN_TTL_SECONDS.to_string(),
+                MAX_TTL_SECONDS.to_string(),
+            ],
             format!("{ttl} seconds is outside {MIN_TTL_SECONDS}..={MAX_TTL_SECONDS} (5 minutes to 24 hours)"),
         ))
     }
@@ -447,15 +498,22 @@ pub fn check_password(v: &str) -> Result<(), Invalid> {
     if (12..=256).contains(&v.chars().count()) {
         Ok(())
     } else {
-        Err(Invalid::new("password", "use 12 to 256 characters"))
+        Err(Invalid::keyed(
+            "password",
+            "password_length",
+            Vec::new(),
+            "use 12 to 256 characters",
+        ))
     }
 }
 
 /// Checks managed policy ARNs: at most 10, each an IAM policy ARN, no duplicates.
 pub fn check_policies(arns: &[String]) -> Result<(), Invalid> {
     if arns.len() > MAX_MANAGED_POLICIES {
-        return Err(Invalid::new(
+        return Err(Invalid::keyed(
             "policies",
+            "policies_too_many",
+            vec![arns.len().to_string(), MAX_MANAGED_POLICIES.to_string()],
             format!(
                 "{} managed policies given: at most {MAX_MANAGED_POLICIES} per user",
                 arns.len()
@@ -465,13 +523,20 @@ pub fn check_policies(arns: &[String]) -> Result<(), Invalid> {
     let mut seen = BTreeSet::new();
     for a in arns {
         if !(a.starts_with("arn:aws:iam::") && a.contains(":policy/")) || a.len() > 2048 {
-            return Err(Invalid::new(
+            return Err(Invalid::keyed(
                 "policies",
+                "policy_arn_invalid",
+                vec![a.to_string()],
                 format!("`{a}` is not a managed policy ARN such as arn:aws:iam::aws:policy/ReadOnlyAccess"),
             ));
         }
         if !seen.insert(a) {
-            return Err(Invalid::new("policies", format!("`{a}` is listed twice")));
+            return Err(Invalid::keyed(
+                "policies",
+                "policy_twice",
+                vec![a.to_string()],
+                format!("`{a}` is listed twice"),
+            ));
         }
     }
     Ok(())

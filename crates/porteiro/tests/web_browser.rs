@@ -9,33 +9,33 @@
 //!    cloud IAM user's ARN (AWS refuses a trust policy naming a user that does not exist yet).
 //! 3. `use`: JIT settings through ⁝ Actions ➔ New with the Information and AWS tabs (a Duration
 //!    below 900 shown under Duration), an unmet requirement (no credential) at the JIT form, a
-//!    credential whose secret is shown once, a JIT session with its countdown, a Cloud console
-//!    session, Remote Sessions filtered and dropped (the person's page turns into "You have been
-//!    disconnected"), the audit trail, the same in Portuguese with a field error next to Função,
-//!    CSRF refusals and sign-out.
-//! 4. Between the phases this test writes recordings of the two sessions into the data
-//!    directory (as the gateway does; one altered afterwards).
-//! 5. `audit`: an auditor replays, verifies (one verifies, the altered one is named broken) and
-//!    exports the recordings from PAM Core ➔ Access Control ➔ Remote Sessions.
+//!    credential whose secret is shown once, a JIT session with its countdown and times in the
+//!    browser's time zone (São Paulo), whose gateway credentials ana uses with the `aws` CLI
+//!    (`sts get-caller-identity`, `iam list-roles` through the API gateway), a Cloud console
+//!    session opened and used through the console gateway (IAM roles, S3), Remote Sessions
+//!    filtered and the JIT session dropped (the person's page turns into "You have been
+//!    disconnected"; the CLI gets `ExpiredToken`), the audit trail, then the server's clock
+//!    moved (the hidden `--test-clock-offset-file`) to seconds before the console session's end:
+//!    the countdowns reach the end, the session's page and the console through Porteiro say
+//!    "You have been disconnected"; the same in Portuguese with a field error next to Função
+//!    and its own expiry, CSRF refusals and sign-out.
+//! 4. `audit`: an auditor replays and verifies the recorder's own recordings of what ana did
+//!    (the CLI's calls; the console pages), and exports one, from PAM Core ➔ Access Control ➔
+//!    Remote Sessions.
 //!
-//! Needs `node` (20 or later), Chromium (`/usr/bin/chromium`, or `CHROMIUM`) and
-//! `tests/browser/node_modules` (`npm ci` there). Without them the test prints a notice and
-//! passes, unless `PORTEIRO_E2E_REQUIRE_TOOLS=1`, when it fails.
+//! Needs `node` (20 or later), Chromium (`/usr/bin/chromium`, or `CHROMIUM`),
+//! `tests/browser/node_modules` (`npm ci` there) and the `aws` CLI (`AWS_CLI`, else on the
+//! PATH). Without them the test prints a notice and passes, unless `PORTEIRO_E2E_REQUIRE_TOOLS=1`, when it fails.
 //! `PORTEIRO_BROWSER_SCREENSHOTS=docs/screenshots cargo test -p porteiro --test web_browser`
 //! also refreshes the screenshots `docs/screenshots/web-*.png`.
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use porteiro_recording::event::{ApiCall, Note, SessionEnd, SessionStart};
-use porteiro_recording::{
-    Durability, EventKind, LocalDir, RecordingKey, RecordingStore, SessionId, SessionWriter,
-};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const ACCOUNT: &str = "123456789012";
 const ROOT_AK: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -58,7 +58,24 @@ fn chromium() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
 }
 
-/// Whether node, Chromium and the npm packages are there; fails the test instead when they
+/// The `aws` CLI the person runs with the JIT session's gateway credentials (`AWS_CLI`, else
+/// `aws` on the PATH), when it runs.
+fn aws_cli() -> Option<PathBuf> {
+    let aws = std::env::var_os("AWS_CLI")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("aws"));
+    Command::new(&aws)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()
+        .filter(|s| s.success())
+        .map(|_| aws)
+}
+
+/// Whether node, Chromium, the aws CLI and the npm packages are there; fails the test instead when they
 /// are required.
 fn tools_available() -> bool {
     let node_major = Command::new("node")
@@ -90,6 +107,9 @@ fn tools_available() -> bool {
         .is_file()
     {
         missing.push("playwright-core (`npm ci` in tests/browser)".to_string());
+    }
+    if aws_cli().is_none() {
+        missing.push("the aws CLI (`pip install awscli`, or set AWS_CLI)".to_string());
     }
     if missing.is_empty() {
         return true;
@@ -158,7 +178,8 @@ struct Server {
     port: u16,
     cloud_port: u16,
     log: PathBuf,
-    data: PathBuf,
+    /// The server's test-only clock offset (seconds), which the browser tests move.
+    clock_file: PathBuf,
 }
 
 impl Server {
@@ -168,12 +189,16 @@ impl Server {
             let (port, cloud_port) = (free_port(), free_port());
             let data = dir.join(format!("data-{attempt}"));
             let log = dir.join(format!("serve-{attempt}.log"));
+            let clock_file = dir.join(format!("clock-offset-{attempt}"));
             let log_file = std::fs::File::create(&log).expect("server log file");
             let child = Command::new(env!("CARGO_BIN_EXE_porteiro"))
                 .args(["serve", "--data-dir"])
                 .arg(&data)
                 .args(["--listen", &format!("127.0.0.1:{port}")])
                 .args(["--cloud-listen", &format!("127.0.0.1:{cloud_port}")])
+                .args(["--gateway-listen", &format!("127.0.0.1:{}", free_port())])
+                .arg("--test-clock-offset-file")
+                .arg(&clock_file)
                 .env("PORTEIRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
                 .env("PORTEIRO_CLOUD_ACCOUNT_ID", ACCOUNT)
                 .env("PORTEIRO_CLOUD_ROOT_ACCESS_KEY_ID", ROOT_AK)
@@ -191,7 +216,7 @@ impl Server {
                 port,
                 cloud_port,
                 log,
-                data,
+                clock_file,
             };
             if server.wait_ready() {
                 return server;
@@ -210,6 +235,7 @@ impl Server {
                 return false;
             }
             if self.log_text().contains("web UI on")
+                && self.log_text().contains("clocks follow the offset")
                 && TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
             {
                 return true;
@@ -221,114 +247,6 @@ impl Server {
 
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// One REST API request: (status, JSON body).
-    fn api(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the API");
-        s.set_read_timeout(Some(Duration::from_secs(60)))
-            .expect("timeout");
-        let auth = token
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
-        write!(
-            s,
-            "{method} /api/v1{path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            self.port,
-            body.len()
-        )
-        .expect("send");
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).expect("read");
-        let text = String::from_utf8_lossy(&raw);
-        let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-        (status, serde_json::from_str(rest).unwrap_or(Value::Null))
-    }
-}
-
-/// Recordings of ana's two sessions in the format the recorder writes (`DATA_DIR/recordings`),
-/// in place of the recorder's own: the JIT session's intact, the console session's with one
-/// event altered afterwards.
-fn write_recordings(server: &Server) {
-    let (status, login) = server.api(
-        "POST",
-        "/login",
-        None,
-        &json!({"username": "admin", "password": ADMIN_PASSWORD}).to_string(),
-    );
-    assert_eq!(status, 200, "login: {login}");
-    let token = login["token"].as_str().expect("token");
-    let (status, sessions) = server.api("GET", "/sessions", Some(token), "");
-    assert_eq!(status, 200, "sessions: {sessions}");
-    let sessions = sessions.as_array().expect("a list");
-    // The dropped JIT session (the Portuguese test started another, still running) and the
-    // console session (still running).
-    let find = |kind: &str| {
-        sessions
-            .iter()
-            .find(|s| {
-                s["kind"] == kind && s["username"] == "ana" && (kind == "console" || s["status"] == "dropped")
-            })
-            .and_then(|s| s["id"].as_str())
-            .unwrap_or_else(|| panic!("ana's {kind} session in {sessions:?}"))
-            .to_string()
-    };
-    let root = server.data.join("recordings");
-    let store: std::sync::Arc<dyn RecordingStore> = std::sync::Arc::new(LocalDir::new(&root));
-    let key = RecordingKey::generate().expect("a recording key");
-    let t0 = 1_795_000_000_000u64;
-    for (kind, id) in [("jit", find("jit")), ("console", find("console"))] {
-        // The recorder has recorded both sessions, but the browser made no API call through the
-        // gateway: their recordings are replaced by ones with known content (an API call and a
-        // note) for the replay to show.
-        let _ = std::fs::remove_dir_all(root.join(&id));
-        let sid = SessionId::new(&id).expect("session id");
-        let mut w = SessionWriter::start(
-            store.clone(),
-            sid,
-            t0,
-            SessionStart {
-                session_kind: kind.into(),
-                user: "ana".into(),
-                account: ACCOUNT.into(),
-                origin_ip: Some("127.0.0.1".into()),
-                ..SessionStart::default()
-            },
-            Durability::EachEvent,
-        )
-        .expect("start a recording");
-        w.append(
-            t0 + 1500,
-            EventKind::ApiCall(ApiCall {
-                service: "sts".into(),
-                action: "GetCallerIdentity".into(),
-                status: 200,
-                duration_ms: 4,
-                ..ApiCall::default()
-            }),
-        )
-        .expect("append");
-        w.append(
-            t0 + 2500,
-            EventKind::Note(Note {
-                text: "listed the roles".into(),
-            }),
-        )
-        .expect("append");
-        w.end(
-            t0 + 3000,
-            SessionEnd {
-                reason: "dropped by admin".into(),
-            },
-            &key,
-        )
-        .expect("end");
-        if kind == "console" {
-            let events = root.join(&id).join("events.jsonl");
-            let text = std::fs::read_to_string(&events).expect("events");
-            std::fs::write(&events, text.replace("listed the roles", "listed the rolez")).expect("tamper");
-        }
     }
 }
 
@@ -462,6 +380,11 @@ fn the_web_ui_set_up_and_used_in_headless_chromium_in_english_and_portuguese() {
         ("WEB_ROOT_AK", ROOT_AK.to_string()),
         ("WEB_ROOT_SK", ROOT_SK.to_string()),
         ("WEB_ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
+        ("WEB_CLOCK_OFFSET_FILE", server.clock_file.display().to_string()),
+        (
+            "WEB_AWS",
+            aws_cli().map(|p| p.display().to_string()).unwrap_or_default(),
+        ),
     ];
     if let Some(shots) = std::env::var_os("PORTEIRO_BROWSER_SCREENSHOTS") {
         let shots = PathBuf::from(shots);
@@ -484,7 +407,7 @@ fn the_web_ui_set_up_and_used_in_headless_chromium_in_english_and_portuguese() {
     let used = run_node("use", &envs, dir.path());
     check(&used, "use", 10, &server);
 
-    write_recordings(&server);
+    // The audit phase replays and verifies the recorder's own recordings of what ana did.
     let audited = run_node("audit", &envs, dir.path());
     check(&audited, "audit", 1, &server);
 }

@@ -145,6 +145,10 @@ pub const EN: &[(&str, &str)] = &[
     ("session_started_title", "Session started"),
     ("temporary_credentials", "Temporary credentials"),
     (
+        "gateway_credentials_how",
+        "They work only through Porteiro's API gateway (the endpoint below), which records every call, and only while the session is active.",
+    ),
+    (
         "shown_once",
         "Shown this once: copy them now. Porteiro will not show them again.",
     ),
@@ -351,6 +355,94 @@ pub const EN: &[(&str, &str)] = &[
     ("perm_start_jit_sessions", "Users can start JIT sessions"),
     ("perm_view_recordings", "Users can view recordings"),
     ("perm_drop_sessions", "Users can drop sessions"),
+    // The manager's validation errors by kind (`Invalid::kind`), `{0}`… its values.
+    ("inv_person_name_empty", "is empty: give the person's name"),
+    ("inv_admin_self", "you cannot remove your own administrator flag"),
+    ("inv_group_name_empty", "is empty: name the group"),
+    ("inv_member_missing", "user {0} does not exist"),
+    ("inv_account_name_empty", "is empty: name the account"),
+    (
+        "inv_endpoint_not_url",
+        "`{0}` is not an http:// or https:// URL (leave it empty for AWS itself)",
+    ),
+    ("inv_region_invalid", "`{0}` is not a region such as us-east-1"),
+    (
+        "inv_access_key_id_invalid",
+        "use the 16 to 128 letters and digits of an access key id",
+    ),
+    ("inv_secret_invalid", "is empty or longer than 256 characters"),
+    ("inv_account_missing", "account {0} does not exist"),
+    ("inv_owner_missing", "platform user {0} does not exist"),
+    ("inv_cloud_user_missing", "cloud IAM user {0} does not exist"),
+    (
+        "inv_cloud_user_imported",
+        "cloud IAM user {0} was imported: credentials are created only for users created through Porteiro",
+    ),
+    (
+        "inv_cloud_user_not_provisioned",
+        "cloud IAM user {0} is {1}: wait until it is Provisioned",
+    ),
+    ("inv_roles_too_many", "more than 100 roles"),
+    (
+        "inv_duration_out_of_range",
+        "{0} seconds is outside {1}..={2} seconds",
+    ),
+    (
+        "inv_duration_below_min",
+        "{0} seconds is below the minimum JIT session duration of {1} seconds",
+    ),
+    (
+        "inv_duration_above_max",
+        "{0} seconds is above AWS's maximum role session duration of {1} seconds (12 hours)",
+    ),
+    ("inv_role_twice", "role {0} is listed twice"),
+    (
+        "inv_role_missing",
+        "role {0} does not exist in the account (its roles: {1}); create it in AWS, then save again to sync",
+    ),
+    (
+        "inv_duration_above_role_max",
+        "{0} seconds is above role {1}'s MaxSessionDuration of {2} seconds: lower the Duration or raise the role's MaxSessionDuration in AWS",
+    ),
+    (
+        "inv_username_invalid",
+        "`{0}` is not a valid username: use 2 to 64 letters, digits and + = , . @ _ - (it becomes the AWS RoleSessionName)",
+    ),
+    (
+        "inv_iam_name_invalid",
+        "`{0}` is not a valid IAM name: use 1 to 64 letters, digits and + = , . @ _ -",
+    ),
+    (
+        "inv_email_invalid",
+        "`{0}` is not an e-mail address such as ana@example.com",
+    ),
+    ("inv_text_too_long", "is longer than {0} characters"),
+    ("inv_text_control", "contains control characters"),
+    (
+        "inv_ttl_out_of_range",
+        "{0} seconds is outside {1}..={2} (5 minutes to 24 hours)",
+    ),
+    ("inv_password_length", "use 12 to 256 characters"),
+    (
+        "inv_policies_too_many",
+        "{0} managed policies given: at most {1} per user",
+    ),
+    (
+        "inv_policy_arn_invalid",
+        "`{0}` is not a managed policy ARN such as arn:aws:iam::aws:policy/ReadOnlyAccess",
+    ),
+    ("inv_policy_twice", "`{0}` is listed twice"),
+    // "KIND ID does not exist" (`Error::NotFound`): the kinds in words.
+    ("nf_text", "{0} {1} does not exist"),
+    ("nf_account", "account"),
+    ("nf_cloud_user", "cloud IAM user"),
+    ("nf_credential", "credential"),
+    ("nf_group", "access group"),
+    ("nf_jit_settings", "JIT Access settings of account"),
+    ("nf_job", "job"),
+    ("nf_recording", "recording"),
+    ("nf_session", "session"),
+    ("nf_user", "platform user"),
 ];
 
 /// Português (Brasil).
@@ -500,6 +592,10 @@ pub const PT: &[(&str, &str)] = &[
     ("session_started", "A sessão foi iniciada."),
     ("session_started_title", "Sessão iniciada"),
     ("temporary_credentials", "Credenciais temporárias"),
+    (
+        "gateway_credentials_how",
+        "Elas só funcionam pelo gateway de API do Porteiro (o endpoint abaixo), que grava cada chamada, e só enquanto a sessão estiver ativa.",
+    ),
     (
         "shown_once",
         "Mostradas só esta vez: copie agora. O Porteiro não as mostrará de novo.",
@@ -716,4 +812,95 @@ pub const PT: &[(&str, &str)] = &[
     ("perm_start_jit_sessions", "Usuários podem começar sessões JIT"),
     ("perm_view_recordings", "Usuários podem ver gravações"),
     ("perm_drop_sessions", "Usuários podem derrubar sessões"),
+    // The manager's validation errors by kind (`Invalid::kind`), `{0}`… its values.
+    ("inv_person_name_empty", "está vazio: informe o nome da pessoa"),
+    (
+        "inv_admin_self",
+        "você não pode remover sua própria marca de administrador",
+    ),
+    ("inv_group_name_empty", "está vazio: dê um nome ao grupo"),
+    ("inv_member_missing", "o usuário {0} não existe"),
+    ("inv_account_name_empty", "está vazio: dê um nome à conta"),
+    (
+        "inv_endpoint_not_url",
+        "`{0}` não é uma URL http:// ou https:// (deixe vazio para a própria AWS)",
+    ),
+    ("inv_region_invalid", "`{0}` não é uma região como us-east-1"),
+    (
+        "inv_access_key_id_invalid",
+        "use as 16 a 128 letras e dígitos de um ID de chave de acesso",
+    ),
+    ("inv_secret_invalid", "está vazia ou tem mais de 256 caracteres"),
+    ("inv_account_missing", "a conta {0} não existe"),
+    ("inv_owner_missing", "o usuário da plataforma {0} não existe"),
+    ("inv_cloud_user_missing", "o usuário do Cloud IAM {0} não existe"),
+    (
+        "inv_cloud_user_imported",
+        "o usuário do Cloud IAM {0} foi importado: credenciais só são criadas para usuários criados pelo Porteiro",
+    ),
+    (
+        "inv_cloud_user_not_provisioned",
+        "o usuário do Cloud IAM {0} está {1}: aguarde até que esteja Provisioned",
+    ),
+    ("inv_roles_too_many", "mais de 100 funções"),
+    (
+        "inv_duration_out_of_range",
+        "{0} segundos está fora de {1} a {2} segundos",
+    ),
+    (
+        "inv_duration_below_min",
+        "{0} segundos está abaixo da duração mínima de uma sessão JIT, de {1} segundos",
+    ),
+    (
+        "inv_duration_above_max",
+        "{0} segundos passa da duração máxima de sessão de função da AWS, de {1} segundos (12 horas)",
+    ),
+    ("inv_role_twice", "a função {0} aparece duas vezes"),
+    (
+        "inv_role_missing",
+        "a função {0} não existe na conta (suas funções: {1}); crie-a na AWS e salve de novo para sincronizar",
+    ),
+    (
+        "inv_duration_above_role_max",
+        "{0} segundos passa do MaxSessionDuration da função {1}, de {2} segundos: diminua a Duração ou aumente o MaxSessionDuration da função na AWS",
+    ),
+    (
+        "inv_username_invalid",
+        "`{0}` não é um nome de usuário válido: use de 2 a 64 letras, dígitos e + = , . @ _ - (ele vira o RoleSessionName da AWS)",
+    ),
+    (
+        "inv_iam_name_invalid",
+        "`{0}` não é um nome IAM válido: use de 1 a 64 letras, dígitos e + = , . @ _ -",
+    ),
+    (
+        "inv_email_invalid",
+        "`{0}` não é um endereço de e-mail como ana@example.com",
+    ),
+    ("inv_text_too_long", "tem mais de {0} caracteres"),
+    ("inv_text_control", "contém caracteres de controle"),
+    (
+        "inv_ttl_out_of_range",
+        "{0} segundos está fora de {1} a {2} (5 minutos a 24 horas)",
+    ),
+    ("inv_password_length", "use de 12 a 256 caracteres"),
+    (
+        "inv_policies_too_many",
+        "{0} políticas gerenciadas informadas: no máximo {1} por usuário",
+    ),
+    (
+        "inv_policy_arn_invalid",
+        "`{0}` não é um ARN de política gerenciada como arn:aws:iam::aws:policy/ReadOnlyAccess",
+    ),
+    ("inv_policy_twice", "`{0}` aparece duas vezes"),
+    // "KIND ID does not exist" (`Error::NotFound`): the kinds in words.
+    ("nf_text", "{0} {1} não existe"),
+    ("nf_account", "a conta"),
+    ("nf_cloud_user", "o usuário do Cloud IAM"),
+    ("nf_credential", "a credencial"),
+    ("nf_group", "o grupo de acesso"),
+    ("nf_jit_settings", "a configuração de JIT Access da conta"),
+    ("nf_job", "o trabalho"),
+    ("nf_recording", "a gravação"),
+    ("nf_session", "a sessão"),
+    ("nf_user", "o usuário da plataforma"),
 ];

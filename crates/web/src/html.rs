@@ -57,6 +57,22 @@ pub fn datetime(epoch: i64) -> String {
     )
 }
 
+/// A time for people: `<time datetime="2026-11-23T13:35:07Z">2026-11-23 13:35:07 UTC</time>`.
+/// The page's script rewrites the text in the browser's time zone and the page's language;
+/// without the script the UTC text stays.
+pub fn time(epoch: i64) -> String {
+    let days = epoch.div_euclid(86_400);
+    let secs = epoch.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        r#"<time datetime="{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z">{}</time>"#,
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60,
+        esc(&datetime(epoch))
+    )
+}
+
 /// Epoch seconds for `YYYY-MM-DDTHH:MM` (a `datetime-local` value, read as UTC) or
 /// `YYYY-MM-DD`.
 pub fn parse_datetime(text: &str) -> Option<i64> {
@@ -537,6 +553,24 @@ pub const JS: &str = r#""use strict";
     }
     tick();
   });
+  // <time datetime="…Z">: the UTC text becomes the browser's local time, in the page's
+  // language (with the time zone's name, so that nobody mistakes it for UTC).
+  var lang = document.documentElement.getAttribute("lang") || "en";
+  var local = null;
+  try {
+    local = new Intl.DateTimeFormat(lang, {
+      year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZoneName: "short"
+    });
+  } catch (e) { local = null; }
+  if (local) {
+    Array.prototype.forEach.call(document.querySelectorAll("time[datetime]"), function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when.getTime())) { return; }
+      el.setAttribute("title", el.textContent);
+      el.textContent = local.format(when);
+    });
+  }
   // A session page polls its status and reloads when the session has ended (dropped).
   var poll = document.querySelector("[data-status-url]");
   if (poll) {
@@ -619,6 +653,10 @@ mod tests {
     fn dates_round_trip() {
         assert_eq!(datetime(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(datetime(1_795_441_207), "2026-11-23 13:40:07 UTC");
+        assert_eq!(
+            time(1_795_441_207),
+            r#"<time datetime="2026-11-23T13:40:07Z">2026-11-23 13:40:07 UTC</time>"#
+        );
         assert_eq!(parse_datetime("2026-11-23T13:40"), Some(1_795_441_200));
         assert_eq!(parse_datetime("2026-11-23"), Some(1_795_392_000));
         assert_eq!(parse_datetime("2026-13-01"), None);

@@ -11,7 +11,7 @@ use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Request, Response};
 use porteiro_manager::Error;
 use porteiro_manager::model::Permission;
-use porteiro_manager::rules::Unmet;
+use porteiro_manager::rules::{Invalid, Unmet};
 
 use crate::form::{Form, cookie};
 use crate::html::{self, Problems};
@@ -77,6 +77,11 @@ impl Lang {
                 .map(|(_, v)| *v)
                 .unwrap_or("?"),
         }
+    }
+
+    /// The message `key`, when the catalogue has it.
+    pub fn lookup(self, key: &str) -> Option<&'static str> {
+        self.table().iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
     }
 
     /// A permission's label, as the seed words it.
@@ -198,6 +203,36 @@ pub fn unmet_text(lang: Lang, u: &Unmet) -> String {
     }
 }
 
+/// A validation error of the manager in words for people, in `lang`: by its kind
+/// (`inv_KIND` in the catalogue, its values put in for `{0}`, `{1}`…); the manager's own
+/// English words when it has no kind or is in English.
+pub fn invalid_text(lang: Lang, i: &Invalid) -> String {
+    let template = (lang != Lang::En && !i.kind.is_empty())
+        .then(|| lang.lookup(&format!("inv_{}", i.kind)))
+        .flatten();
+    match template {
+        Some(t) => fill(t, &i.args),
+        None if lang == Lang::En => i.message.clone(),
+        None => format!("{} {}", lang.t("err_field_prefix"), i.message),
+    }
+}
+
+/// "KIND ID does not exist" in `lang`, the kind in words (the manager's own when the
+/// catalogue lacks it).
+pub fn not_found_text(lang: Lang, kind: &str, id: &str) -> String {
+    let word = lang.lookup(&format!("nf_{kind}")).unwrap_or(kind);
+    fill(lang.t("nf_text"), &[word.to_string(), id.to_string()])
+}
+
+/// `template` with `{0}`, `{1}`… replaced by `args`.
+fn fill(template: &str, args: &[String]) -> String {
+    let mut out = template.to_string();
+    for (n, a) in args.iter().enumerate() {
+        out = out.replace(&format!("{{{n}}}"), a);
+    }
+    out
+}
+
 /// The manager's error as problems of `form`: field errors beside their field, requirements
 /// beside the field they are about or at the top of the form, everything else at the top.
 pub fn problems(lang: Lang, form: &str, err: &Error) -> Problems {
@@ -207,10 +242,10 @@ pub fn problems(lang: Lang, form: &str, err: &Error) -> Problems {
     };
     match err {
         Error::Invalid(i) => {
-            p.fields.entry(i.field.clone()).or_default().push(match lang {
-                Lang::En => i.message.clone(),
-                Lang::Pt => format!("{} {}", lang.t("err_field_prefix"), i.message),
-            });
+            p.fields
+                .entry(i.field.clone())
+                .or_default()
+                .push(invalid_text(lang, i));
         }
         Error::Requirements(unmet) => {
             p.general.push(lang.t("err_requirements").to_string());
@@ -223,7 +258,11 @@ pub fn problems(lang: Lang, form: &str, err: &Error) -> Problems {
             }
         }
         Error::Forbidden(m) => p.general.push(format!("{} {m}", lang.t("err_forbidden"))),
-        Error::NotFound { .. } => p.general.push(format!("{} {err}", lang.t("err_not_found"))),
+        Error::NotFound { kind, id } => p.general.push(format!(
+            "{} {}",
+            lang.t("err_not_found"),
+            not_found_text(lang, kind, id)
+        )),
         Error::Conflict(m) => p.general.push(format!("{} {m}", lang.t("err_conflict"))),
         Error::TrustPolicy(m) => p.general.push(format!("{} {m}", lang.t("err_trust"))),
         Error::Cloud(_) => p.general.push(format!("{} {err}", lang.t("err_cloud"))),
@@ -315,6 +354,168 @@ mod tests {
         assert_eq!(
             Lang::En.permission(Permission::StartJitSessions),
             "Users can start JIT sessions"
+        );
+    }
+
+    /// The kinds the manager gives its validation errors (`Invalid::keyed(FIELD, "KIND"`…).
+    fn manager_invalid_kinds() -> BTreeSet<String> {
+        let sources = [
+            include_str!("../../manager/src/rules.rs"),
+            include_str!("../../manager/src/manager.rs"),
+        ];
+        let mut kinds = BTreeSet::new();
+        for src in sources {
+            for part in src.split("Invalid::keyed(").skip(1) {
+                // The field (a literal or a variable), then the kind's literal.
+                let after_field = part.split_once(',').map(|(_, r)| r).unwrap_or("");
+                if let Some(kind) = after_field.trim_start().strip_prefix('"') {
+                    let kind = kind.split('"').next().unwrap_or("");
+                    if !kind.is_empty() {
+                        kinds.insert(kind.to_string());
+                    }
+                }
+            }
+        }
+        kinds
+    }
+
+    #[test]
+    fn every_validation_error_of_the_manager_has_both_languages() {
+        let kinds = manager_invalid_kinds();
+        assert!(
+            kinds.len() >= 30,
+            "only {} kinds found: is the scan broken? {kinds:?}",
+            kinds.len()
+        );
+        for kind in &kinds {
+            let key = format!("inv_{kind}");
+            assert!(Lang::En.lookup(&key).is_some(), "{key} is missing in English");
+            assert!(Lang::Pt.lookup(&key).is_some(), "{key} is missing in pt-BR");
+        }
+        // And the catalogues name no kind the manager does not give.
+        for (k, _) in catalog::EN {
+            if let Some(kind) = k.strip_prefix("inv_") {
+                assert!(kinds.contains(kind), "{k} is not a kind the manager gives");
+            }
+        }
+    }
+
+    #[test]
+    fn validation_errors_are_worded_by_kind_in_either_language() {
+        use porteiro_manager::rules;
+        let synced = [porteiro_manager::model::RoleInfo {
+            name: "Admin".into(),
+            arn: "arn:aws:iam::123456789012:role/Admin".into(),
+            max_session_duration: 3600,
+            trust_policy: "{}".into(),
+        }];
+        let cases = [
+            rules::check_jit_settings(600, &[], &synced),
+            rules::check_jit_settings(50_000, &[], &synced),
+            rules::check_jit_settings(7200, &["Admin".into()], &synced),
+            rules::check_jit_settings(900, &["Ghost".into()], &synced),
+            rules::check_jit_settings(900, &["Admin".into(), "Admin".into()], &synced),
+            rules::check_username("a b"),
+            rules::check_iam_name("name", "a b"),
+            rules::check_email("ana"),
+            rules::check_text("description", &"x".repeat(20), 10),
+            rules::check_text("description", "a\u{7}", 10),
+            rules::check_ttl("ttl", 5),
+            rules::check_password("short"),
+            rules::check_policies(&["nope".into()]),
+            rules::check_policies(&[
+                "arn:aws:iam::aws:policy/A".into(),
+                "arn:aws:iam::aws:policy/A".into(),
+            ]),
+        ];
+        for case in cases {
+            let i = case.expect_err("invalid");
+            assert!(!i.kind.is_empty(), "{i:?} has no kind");
+            // The English template says exactly what the manager says.
+            let en = Lang::En
+                .lookup(&format!("inv_{}", i.kind))
+                .unwrap_or_else(|| panic!("inv_{} missing", i.kind));
+            assert_eq!(fill(en, &i.args), i.message, "{i:?}");
+            assert_eq!(invalid_text(Lang::En, &i), i.message);
+            // The Portuguese one is another text, with every value put in.
+            let pt = invalid_text(Lang::Pt, &i);
+            assert_ne!(pt, i.message, "{i:?}");
+            assert!(!pt.contains('{'), "{pt}");
+            for a in &i.args {
+                assert!(pt.contains(a.as_str()), "{pt} lacks {a}");
+            }
+        }
+        let p = problems(
+            Lang::Pt,
+            "jit",
+            &Error::Invalid(rules::check_jit_settings(600, &[], &synced).expect_err("short")),
+        );
+        assert_eq!(
+            p.fields["duration"],
+            vec!["600 segundos está abaixo da duração mínima de uma sessão JIT, de 900 segundos".to_string()]
+        );
+        // Without a kind, the manager's words with a Portuguese lead.
+        let bare = Invalid::new("x", "is wrong");
+        assert_eq!(invalid_text(Lang::Pt, &bare), "Corrija este campo: is wrong");
+    }
+
+    #[test]
+    fn every_kind_the_manager_cannot_find_has_words_in_both_languages() {
+        let sources = [
+            include_str!("../../manager/src/manager.rs"),
+            include_str!("../../manager/src/gateway.rs"),
+        ];
+        let mut kinds = BTreeSet::new();
+        for src in sources {
+            // `self.get("KIND", id)`, `self.get::<T>("KIND", id)`, `not_found("KIND", …)`,
+            // `Error::NotFound { kind: "KIND", … }`.
+            for marker in ["self.get(\"", "self.get::<", "not_found(\"", "kind: \""] {
+                for part in src.split(marker).skip(1) {
+                    let part = match marker {
+                        "self.get::<" => part.split_once(">(\"").map(|(_, r)| r).unwrap_or(""),
+                        _ => part,
+                    };
+                    let kind = part.split('"').next().unwrap_or("");
+                    if !kind.is_empty() && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                        kinds.insert(kind.to_string());
+                    }
+                }
+            }
+        }
+        for kind in ["account", "cloud_user", "session", "user", "group"] {
+            assert!(kinds.contains(kind), "the scan missed {kind}: {kinds:?}");
+        }
+        for kind in &kinds {
+            for lang in [Lang::En, Lang::Pt] {
+                assert!(
+                    lang.lookup(&format!("nf_{kind}")).is_some(),
+                    "nf_{kind} is missing in {lang:?} (kinds found: {kinds:?})"
+                );
+            }
+        }
+        let p = problems(
+            Lang::Pt,
+            "x",
+            &Error::NotFound {
+                kind: "cloud_user",
+                id: "cu-9".into(),
+            },
+        );
+        assert_eq!(
+            p.general,
+            vec!["Não encontrado: o usuário do Cloud IAM cu-9 não existe".to_string()]
+        );
+        let p = problems(
+            Lang::En,
+            "x",
+            &Error::NotFound {
+                kind: "cloud_user",
+                id: "cu-9".into(),
+            },
+        );
+        assert_eq!(
+            p.general,
+            vec!["Not found: cloud IAM user cu-9 does not exist".to_string()]
         );
     }
 

@@ -14,8 +14,8 @@ use super::{FAILED, Page, account_names, load_error, usernames};
 use crate::Ctx;
 use crate::form::Form;
 use crate::html::{
-    Problems, button_form, checkboxes, csrf_field, datetime, enc, esc, input, input_hint, parse_datetime,
-    redirect, select, table, textarea, yes_no,
+    Problems, button_form, checkboxes, csrf_field, enc, esc, input, input_hint, parse_datetime, redirect,
+    select, table, textarea, time, yes_no,
 };
 
 fn status_of(p: &Problems) -> StatusCode {
@@ -330,7 +330,7 @@ pub(crate) fn users(c: &Ctx<'_>, p: &Problems, values: Option<&Form>) -> Page {
                     .unwrap_or("—")),
                 esc(origin_text(c, u.origin)),
                 esc(status_text(c, u.status)),
-                esc(&u.expires_at.map(datetime).unwrap_or_else(|| "—".into())),
+                u.expires_at.map(time).unwrap_or_else(|| "—".into()),
                 esc(u.last_error.as_deref().unwrap_or("")),
                 format!(
                     r#"<a href="/users/{}">{}</a> {delete}"#,
@@ -479,7 +479,7 @@ pub(crate) fn user_detail(c: &Ctx<'_>, id: &str) -> Page {
             let history: String = j
                 .history
                 .iter()
-                .map(|h| format!("<li>{} — {}</li>", esc(&datetime(h.at)), esc(&h.outcome)))
+                .map(|h| format!("<li>{} — {}</li>", time(h.at), esc(&h.outcome)))
                 .collect();
             vec![
                 esc(&kind),
@@ -489,7 +489,7 @@ pub(crate) fn user_detail(c: &Ctx<'_>, id: &str) -> Page {
                     JobState::Failed => c.t("job_failed"),
                 }),
                 esc(&format!("{}/{}", j.attempts, j.max_attempts)),
-                esc(&datetime(j.due_at)),
+                time(j.due_at),
                 format!("<ul>{history}</ul>"),
             ]
         })
@@ -557,8 +557,8 @@ pub(crate) fn credentials(c: &Ctx<'_>, p: &Problems, values: Option<&Form>) -> P
             vec![
                 format!("<code>{}</code>", esc(&k.access_key_id)),
                 esc(&name_of(&k.cloud_user_id)),
-                esc(&datetime(k.created)),
-                esc(&k.expires_at.map(datetime).unwrap_or_else(|| "—".into())),
+                time(k.created),
+                k.expires_at.map(time).unwrap_or_else(|| "—".into()),
                 delete,
             ]
         })
@@ -1279,7 +1279,7 @@ pub(crate) fn audit(c: &Ctx<'_>) -> Page {
                 String::new()
             };
             vec![
-                esc(&datetime(e.at)),
+                time(e.at),
                 esc(&e.actor),
                 esc(e.source.as_deref().unwrap_or("")),
                 esc(&e.action),

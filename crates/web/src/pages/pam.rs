@@ -15,9 +15,7 @@ use std::sync::Arc;
 use super::remote::{kind_text, session_status_text};
 use super::{Page, account_names, load_error};
 use crate::Ctx;
-use crate::html::{
-    Problems, button_form, datetime, enc, esc, input, parse_datetime, redirect, select, table,
-};
+use crate::html::{Problems, button_form, enc, esc, input, parse_datetime, redirect, select, table, time};
 
 fn store(c: &Ctx<'_>) -> Option<Arc<dyn RecordingStore>> {
     c.web.config.recordings.clone()
@@ -124,8 +122,8 @@ pub(crate) fn sessions(c: &Ctx<'_>, p: &Problems) -> Page {
                 String::new()
             };
             let end = match s.ended_at {
-                Some(t) => datetime(t),
-                None => format!("{} ({})", datetime(s.expires_at), crate::html::duration_text(s.expires_at - now)),
+                Some(t) => time(t),
+                None => format!("{} ({})", time(s.expires_at), esc(&crate::html::duration_text(s.expires_at - now))),
             };
             vec![
                 format!("<code>{}</code>", esc(&s.id)),
@@ -134,8 +132,8 @@ pub(crate) fn sessions(c: &Ctx<'_>, p: &Problems) -> Page {
                 esc(kind_text(c, s.kind)),
                 esc(s.role_arn.as_deref().unwrap_or("—")),
                 esc(origins.get(&s.id).map(String::as_str).unwrap_or("—")),
-                esc(&datetime(s.started)),
-                esc(&end),
+                time(s.started),
+                end,
                 format!(
                     r#"<span class="{}">{}</span>{}"#,
                     if s.status == SessionStatus::Active { "status-active" } else { "status-ended" },

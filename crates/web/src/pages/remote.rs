@@ -9,7 +9,7 @@ use super::{FAILED, Page, account_names, load_error};
 use crate::Ctx;
 use crate::form::Form;
 use crate::html::{
-    Problems, button_form, csrf_field, datetime, duration_text, enc, esc, input_hint, select, table,
+    Problems, button_form, csrf_field, duration_text, enc, esc, input_hint, select, table, time,
 };
 
 /// The actor's own cloud IAM users (sessions start only as one's own).
@@ -275,22 +275,41 @@ pub(crate) async fn jit_start(c: &Ctx<'_>, cu: &str, f: &Form) -> Page {
     match c.m.start_jit(&c.actor, cu, role, duration).await {
         Ok(started) => {
             let s = &started.session;
-            let creds = started
-                .credentials
-                .as_ref()
-                .map(|k| {
-                    format!(
-                        r#"<section class="card"><h2>{title}</h2><p class="warn">{once}</p><pre id="credentials">export AWS_ACCESS_KEY_ID={ak}
+            // With an API gateway serving, the person gets its credentials (every call is
+            // recorded there); the role's STS credentials stay in Porteiro, as with the API.
+            let creds = match (c.m.gateway_endpoint(), started.gateway.as_ref()) {
+                (Some(endpoint), Some(g)) => format!(
+                    r#"<section class="card"><h2>{title}</h2><p class="warn">{once}</p><p>{how}</p><pre id="credentials">export AWS_ACCESS_KEY_ID={ak}
+export AWS_SECRET_ACCESS_KEY={sk}
+export AWS_ENDPOINT_URL={endpoint}
+export AWS_REGION={region}
+export AWS_DEFAULT_REGION={region}
+unset AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_PROFILE</pre></section>"#,
+                    title = esc(c.t("temporary_credentials")),
+                    once = esc(c.t("shown_once")),
+                    how = esc(c.t("gateway_credentials_how")),
+                    ak = esc(&g.access_key_id),
+                    sk = esc(g.secret_access_key.expose()),
+                    endpoint = esc(&endpoint),
+                    region = esc(&g.region),
+                ),
+                _ => started
+                    .credentials
+                    .as_ref()
+                    .map(|k| {
+                        format!(
+                            r#"<section class="card"><h2>{title}</h2><p class="warn">{once}</p><pre id="credentials">export AWS_ACCESS_KEY_ID={ak}
 export AWS_SECRET_ACCESS_KEY={sk}
 export AWS_SESSION_TOKEN={tok}</pre></section>"#,
-                        title = esc(c.t("temporary_credentials")),
-                        once = esc(c.t("shown_once")),
-                        ak = esc(&k.access_key_id),
-                        sk = esc(k.secret_access_key.expose()),
-                        tok = esc(k.session_token.expose()),
-                    )
-                })
-                .unwrap_or_default();
+                            title = esc(c.t("temporary_credentials")),
+                            once = esc(c.t("shown_once")),
+                            ak = esc(&k.access_key_id),
+                            sk = esc(k.secret_access_key.expose()),
+                            tok = esc(k.session_token.expose()),
+                        )
+                    })
+                    .unwrap_or_default(),
+            };
             let body = format!(
                 r#"<div class="notice" role="status">{started}</div>{summary}{creds}<p><a href="/my/sessions/{id}">{open}</a></p>"#,
                 started = esc(c.t("session_started")),
@@ -331,9 +350,9 @@ fn session_summary(c: &Ctx<'_>, s: &SessionView) -> String {
         dur_l = esc(c.t("duration")),
         dur = esc(&duration_text(s.duration)),
         start_l = esc(c.t("started")),
-        start = esc(&datetime(s.started)),
+        start = time(s.started),
         exp_l = esc(c.t("expires")),
-        exp = esc(&datetime(s.expires_at)),
+        exp = time(s.expires_at),
         st_l = esc(c.t("status")),
         st = esc(session_status_text(c, s.status)),
     )
@@ -357,13 +376,13 @@ pub(crate) fn my_sessions(c: &Ctx<'_>) -> Page {
                     esc(&duration_text(s.expires_at - now))
                 )
             } else {
-                esc(&s.ended_at.map(datetime).unwrap_or_default())
+                s.ended_at.map(time).unwrap_or_default()
             };
             vec![
                 format!(r#"<a href="/my/sessions/{}">{}</a>"#, enc(&s.id), esc(&s.id)),
                 esc(kind_text(c, s.kind)),
                 esc(s.role_arn.as_deref().unwrap_or("—")),
-                esc(&datetime(s.started)),
+                time(s.started),
                 esc(session_status_text(c, s.status)),
                 left,
             ]
@@ -401,7 +420,7 @@ pub(crate) fn my_session(c: &Ctx<'_>, id: &str) -> Page {
             r#"<div class="warn" role="alert" id="disconnected"><p>{why}</p><p>{when} {at}</p></div>{summary}<p><a href="/remote/jit">{again_jit}</a> · <a href="/remote/console">{again_console}</a></p>"#,
             why = esc(&why),
             when = esc(c.t("disconnected_at")),
-            at = esc(&s.ended_at.map(datetime).unwrap_or_default()),
+            at = s.ended_at.map(time).unwrap_or_default(),
             summary = session_summary(c, &s),
             again_jit = esc(c.t("jit_access")),
             again_console = esc(c.t("cloud_console")),
