@@ -233,15 +233,40 @@ impl<'a> Parser<'a> {
         self.bytes.get(self.pos).copied()
     }
 
-    #[inline]
+    #[inline(always)]
     fn skip_ws(&mut self) {
-        while let Some(&b) = self.bytes.get(self.pos) {
-            if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-                self.pos += 1;
-            } else {
-                break;
+        // Most calls find no whitespace at all.
+        if self.bytes.get(self.pos).is_some_and(|&b| b > b' ') {
+            return;
+        }
+        self.skip_ws_run();
+    }
+
+    #[inline(never)]
+    fn skip_ws_run(&mut self) {
+        const SPACES: u64 = 0x2020_2020_2020_2020;
+        let b = self.bytes;
+        let mut i = self.pos;
+        loop {
+            match b.get(i) {
+                Some(b' ' | b'\t' | b'\r') => i += 1,
+                Some(b'\n') => {
+                    i += 1;
+                    // The indentation of the next line: eight spaces at a time.
+                    while let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+                        let other = u64::from_le_bytes(*chunk) ^ SPACES;
+                        if other != 0 {
+                            // The lowest non-zero byte is the first that is not a space.
+                            i += (other.trailing_zeros() / 8) as usize;
+                            break;
+                        }
+                        i += 8;
+                    }
+                }
+                _ => break,
             }
         }
+        self.pos = i;
     }
 
     // ---- error construction (cold) -------------------------------------
@@ -517,16 +542,25 @@ impl<'a> Parser<'a> {
 
     /// Parses a string starting at the opening quote at `self.pos`.
     /// `what` names the construct for end-of-input messages.
+    #[inline(always)]
     fn parse_string(&mut self, what: &str) -> Result<&'a str, JsonError> {
         let b = self.bytes;
         let open = self.pos;
-        // Fast path: no escapes.
-        let mut i = scan_string(b, open + 1);
+        // Fast path (inline): no escapes.
+        let i = scan_string(b, open + 1);
+        if b.get(i) == Some(&b'"') {
+            self.pos = i + 1;
+            return Ok(self.text.get(open + 1..i).unwrap_or_default());
+        }
+        self.parse_string_slow(open, i, what)
+    }
+
+    /// The rest of [`Parser::parse_string`] once the scan from the opening quote at `open`
+    /// stopped at `i` on something other than the closing quote.
+    #[inline(never)]
+    fn parse_string_slow(&mut self, open: usize, mut i: usize, what: &str) -> Result<&'a str, JsonError> {
+        let b = self.bytes;
         match b.get(i) {
-            Some(b'"') => {
-                self.pos = i + 1;
-                return Ok(&self.text[open + 1..i]);
-            }
             Some(b'\\') => {}
             Some(&c) => return Err(self.control_char(i, c)),
             None => return Err(self.eof_inside(what)),

@@ -265,15 +265,28 @@ impl PatternSet {
     /// Appends the pattern `text` (see [`pattern::compile`], with wildcards); simple patterns
     /// are packed without compiling them.
     fn add(&mut self, text: &str, variables: bool, arn_segments: bool) -> Result<(), String> {
-        let b = text.as_bytes();
         let (mut wildcards, mut dollar) = (0usize, false);
-        for &c in b {
+        for &c in text.as_bytes() {
             match c {
                 b'*' | b'?' => wildcards += 1,
                 b'$' => dollar = true,
                 _ => {}
             }
         }
+        self.add_scanned(text, wildcards, dollar, variables, arn_segments)
+    }
+
+    /// [`PatternSet::add`] for a text whose `*` and `?` are counted (`wildcards`) and whose
+    /// `$` are known (`dollar`) already.
+    fn add_scanned(
+        &mut self,
+        text: &str,
+        wildcards: usize,
+        dollar: bool,
+        variables: bool,
+        arn_segments: bool,
+    ) -> Result<(), String> {
+        let b = text.as_bytes();
         if !(variables && dollar) {
             let packed = match (wildcards, b.split_last()) {
                 (0, _) => self.push_simple(EXACT, b),
@@ -375,6 +388,49 @@ static ACTION_CLASS: [u8; 256] = {
     }
     table
 };
+
+/// What one pass over a resource's bytes finds (instead of a scan per question).
+struct ResourceScan {
+    /// The number of `*` and `?`.
+    wildcards: usize,
+    /// Whether there is a `$`.
+    dollar: bool,
+    /// The number of `:`.
+    colons: usize,
+    /// Whether a `*` or `?` comes after the second `:` and before the third.
+    wild_in_service: bool,
+    /// The number of `:` before the first `${`, if there is one.
+    variable_colons: Option<usize>,
+}
+
+impl ResourceScan {
+    fn of(b: &[u8]) -> ResourceScan {
+        let mut scan = ResourceScan {
+            wildcards: 0,
+            dollar: false,
+            colons: 0,
+            wild_in_service: false,
+            variable_colons: None,
+        };
+        for (i, &c) in b.iter().enumerate() {
+            match c {
+                b':' => scan.colons += 1,
+                b'*' | b'?' => {
+                    scan.wildcards += 1;
+                    scan.wild_in_service |= scan.colons == 2;
+                }
+                b'$' => {
+                    scan.dollar = true;
+                    if scan.variable_colons.is_none() && b.get(i + 1) == Some(&b'{') {
+                        scan.variable_colons = Some(scan.colons);
+                    }
+                }
+                _ => {}
+            }
+        }
+        scan
+    }
+}
 
 /// The Resource / NotResource element.
 #[derive(Debug, Clone, PartialEq)]
@@ -716,9 +772,14 @@ fn child<'a>(path: &Path<'a>, seg: Seg<'a>) -> SegPath<'a> {
         segs: [Seg::Index(0); MAX_PATH],
         len: 0,
     };
-    for (slot, s) in out.segs.iter_mut().zip(path.iter().copied().chain([seg])) {
-        *slot = s;
-        out.len += 1;
+    let n = path.len().min(MAX_PATH);
+    if let (Some(to), Some(from)) = (out.segs.get_mut(..n), path.get(..n)) {
+        to.copy_from_slice(from);
+    }
+    out.len = n;
+    if let Some(slot) = out.segs.get_mut(n) {
+        *slot = seg;
+        out.len = n + 1;
     }
     out
 }
@@ -1313,16 +1374,18 @@ impl<'t> Compiler<'t> {
             if s != "*" && !s.starts_with("arn:") && !s.starts_with('*') {
                 return Err(self.error(offset, path, format!("resource `{s}` must be an ARN (`arn:partition:service:region:account:resource`) or `*`")));
             }
-            if let Some(parts) = pattern::split_arn(s)
-                && (parts[2].contains('*') || parts[2].contains('?'))
-            {
+            let scan = ResourceScan::of(s.as_bytes());
+            // A wildcard between the second and third colons of a text with at least five
+            // colons (what `pattern::split_arn` would call its service part).
+            if scan.wild_in_service && scan.colons >= 5 {
                 self.warn(offset, path, format!("resource `{s}` has a wildcard in its service part, which AWS does not allow: name the service"));
             }
-            self.check_variables(s, offset, path);
+            if !self.variables && scan.variable_colons.is_some() {
+                self.check_variables(s, offset, path);
+            }
             if self.variables
                 && s.starts_with("arn:")
-                && let Some(at) = s.find("${")
-                && s.get(..at).is_some_and(|before| before.matches(':').count() < 5)
+                && scan.variable_colons.is_some_and(|colons| colons < 5)
             {
                 self.warn(
                     offset,
@@ -1330,7 +1393,7 @@ impl<'t> Compiler<'t> {
                     format!("`{s}` uses a policy variable before the resource part of the ARN; AWS allows variables only after the fifth colon"),
                 );
             }
-            out.add(s, self.variables, true)
+            out.add_scanned(s, scan.wildcards, scan.dollar, self.variables, true)
                 .map_err(|e| self.error(offset, path, e))?;
         }
         Ok(out)
