@@ -233,40 +233,15 @@ impl<'a> Parser<'a> {
         self.bytes.get(self.pos).copied()
     }
 
-    #[inline(always)]
+    #[inline]
     fn skip_ws(&mut self) {
-        // Most calls find no whitespace at all.
-        if self.bytes.get(self.pos).is_some_and(|&b| b > b' ') {
-            return;
-        }
-        self.skip_ws_run();
-    }
-
-    #[inline(never)]
-    fn skip_ws_run(&mut self) {
-        const SPACES: u64 = 0x2020_2020_2020_2020;
-        let b = self.bytes;
-        let mut i = self.pos;
-        loop {
-            match b.get(i) {
-                Some(b' ' | b'\t' | b'\r') => i += 1,
-                Some(b'\n') => {
-                    i += 1;
-                    // The indentation of the next line: eight spaces at a time.
-                    while let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-                        let other = u64::from_le_bytes(*chunk) ^ SPACES;
-                        if other != 0 {
-                            // The lowest non-zero byte is the first that is not a space.
-                            i += (other.trailing_zeros() / 8) as usize;
-                            break;
-                        }
-                        i += 8;
-                    }
-                }
-                _ => break,
+        while let Some(&b) = self.bytes.get(self.pos) {
+            if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                self.pos += 1;
+            } else {
+                break;
             }
         }
-        self.pos = i;
     }
 
     // ---- error construction (cold) -------------------------------------

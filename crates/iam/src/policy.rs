@@ -906,29 +906,25 @@ const KNOWN_GLOBAL_KEYS_LOWER: [&str; 46] = [
     "aws:assumedroot",
 ];
 
-/// The index in `KNOWN_GLOBAL_KEYS` of the global key `key` (any case) names exactly (not a
-/// tag prefix).
-fn global_key_index(key: &str) -> Option<usize> {
-    if !key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
-        return None;
-    }
-    KNOWN_GLOBAL_KEYS
-        .iter()
-        .position(|k| !k.ends_with('/') && k.eq_ignore_ascii_case(key))
-}
-
-/// Whether `key` (any case) is a documented global condition key.
-pub(crate) fn is_known_global_key(key: &str) -> bool {
-    KNOWN_GLOBAL_KEYS.iter().any(|k| {
-        if k.ends_with('/') {
-            key.len() > k.len()
-                && key
-                    .get(..k.len())
-                    .is_some_and(|prefix| prefix.eq_ignore_ascii_case(k))
-        } else {
-            k.eq_ignore_ascii_case(key)
+/// For a key that starts with `aws:` (any case): the index in [`KNOWN_GLOBAL_KEYS`] of the
+/// documented key it is (case-insensitively), if it is one, and whether it is a known
+/// global key (one of them, or under one of the `…/` prefixes). One pass over the table.
+fn global_key_lookup(key: &str) -> (Option<usize>, bool) {
+    let mut known = false;
+    for (i, k) in KNOWN_GLOBAL_KEYS.iter().enumerate() {
+        if k.len() == key.len() {
+            if !k.ends_with('/') && k.eq_ignore_ascii_case(key) {
+                return (Some(i), true);
+            }
+        } else if !known
+            && k.len() < key.len()
+            && k.ends_with('/')
+            && key.get(..k.len()).is_some_and(|prefix| prefix.eq_ignore_ascii_case(k))
+        {
+            known = true;
         }
-    })
+    }
+    (None, known)
 }
 
 impl<'t> Compiler<'t> {
@@ -1508,10 +1504,9 @@ impl<'t> Compiler<'t> {
             for key_member in keys.iter() {
                 let key_path = child(&op_path, Seg::Key(key_member.key));
                 let key = key_member.key;
-                if key.len() > 4
-                    && key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
-                    && !is_known_global_key(key)
-                {
+                let aws = key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"));
+                let (global, known) = if aws { global_key_lookup(key) } else { (None, false) };
+                if aws && key.len() > 4 && !known {
                     let names = KNOWN_GLOBAL_KEYS.iter().copied().filter(|k| !k.ends_with('/'));
                     let hint = match crate::suggest::closest(key, names) {
                         Some(s) => format!(": did you mean `{s}`?"),
@@ -1539,7 +1534,7 @@ impl<'t> Compiler<'t> {
                     ));
                 }
                 // A documented global key borrows its names from the tables (no copies).
-                let (key_lower, key_text) = match global_key_index(key) {
+                let (key_lower, key_text) = match global {
                     Some(i) => {
                         let canonical = KNOWN_GLOBAL_KEYS.get(i).copied().unwrap_or_default();
                         (
