@@ -766,6 +766,20 @@ impl<'a> std::ops::Deref for SegPath<'a> {
     }
 }
 
+impl<'a> SegPath<'a> {
+    /// Replaces the last segment (a loop over the members of one object reuses one path).
+    fn set_last(&mut self, seg: Seg<'a>) {
+        self.set_from_end(1, seg);
+    }
+
+    /// Replaces the `n`th segment from the end (`1` is the last).
+    fn set_from_end(&mut self, n: usize, seg: Seg<'a>) {
+        if let Some(slot) = self.len.checked_sub(n).and_then(|i| self.segs.get_mut(i)) {
+            *slot = seg;
+        }
+    }
+}
+
 /// `path` followed by `seg` (a path deeper than `MAX_PATH` keeps its first segments).
 fn child<'a>(path: &Path<'a>, seg: Seg<'a>) -> SegPath<'a> {
     let mut out = SegPath {
@@ -1083,9 +1097,10 @@ impl<'t> Compiler<'t> {
             "NotResource",
             "Condition",
         ];
+        let mut sub = child(path, Seg::Key(""));
         for m in members.iter() {
             let key = m.key;
-            let sub = child(path, Seg::Key(key));
+            sub.set_last(Seg::Key(key));
             match key {
                 "Sid" => {
                     let s = m
@@ -1486,8 +1501,11 @@ impl<'t> Compiler<'t> {
             })
             .sum();
         let mut out = Vec::with_capacity(keys);
+        let mut op_path = child(path, Seg::Key(""));
+        let mut key_path = child(&op_path, Seg::Key(""));
         for op_member in ops.iter() {
-            let op_path = child(path, Seg::Key(op_member.key));
+            op_path.set_last(Seg::Key(op_member.key));
+            key_path.set_from_end(2, Seg::Key(op_member.key));
             let op = condition::parse_operator(op_member.key)
                 .map_err(|e| self.error(op_member.key_start, &op_path, e))?;
             let Json::Object(keys) = &op_member.value.value else {
@@ -1502,7 +1520,7 @@ impl<'t> Compiler<'t> {
                 ));
             };
             for key_member in keys.iter() {
-                let key_path = child(&op_path, Seg::Key(key_member.key));
+                key_path.set_last(Seg::Key(key_member.key));
                 let key = key_member.key;
                 let aws = key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"));
                 let (global, known) = if aws { global_key_lookup(key) } else { (None, false) };
