@@ -681,7 +681,9 @@ impl<'a> Parser<'a> {
             }
         }
         self.depth -= 1;
-        let items = self.arena.alloc_slice_fill_iter(self.items.drain(base..));
+        // One copy of the finished array's elements (no per-element drain).
+        let items = self.arena.alloc_slice_copy(self.items.get(base..).unwrap_or_default());
+        self.items.truncate(base);
         Ok(Node {
             value: Json::Array(items),
             start,
@@ -764,7 +766,8 @@ impl<'a> Parser<'a> {
             }
         }
         self.depth -= 1;
-        let members = self.arena.alloc_slice_fill_iter(self.members.drain(base..));
+        let members = self.arena.alloc_slice_copy(self.members.get(base..).unwrap_or_default());
+        self.members.truncate(base);
         Ok(Node {
             value: Json::Object(members),
             start,
