@@ -682,7 +682,9 @@ impl<'a> Parser<'a> {
         }
         self.depth -= 1;
         // One copy of the finished array's elements (no per-element drain).
-        let items = self.arena.alloc_slice_copy(self.items.get(base..).unwrap_or_default());
+        let items = self
+            .arena
+            .alloc_slice_copy(self.items.get(base..).unwrap_or_default());
         self.items.truncate(base);
         Ok(Node {
             value: Json::Array(items),
@@ -766,7 +768,9 @@ impl<'a> Parser<'a> {
             }
         }
         self.depth -= 1;
-        let members = self.arena.alloc_slice_copy(self.members.get(base..).unwrap_or_default());
+        let members = self
+            .arena
+            .alloc_slice_copy(self.members.get(base..).unwrap_or_default());
         self.members.truncate(base);
         Ok(Node {
             value: Json::Object(members),

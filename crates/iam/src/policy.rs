@@ -933,7 +933,9 @@ fn global_key_lookup(key: &str) -> (Option<usize>, bool) {
         } else if !known
             && k.len() < key.len()
             && k.ends_with('/')
-            && key.get(..k.len()).is_some_and(|prefix| prefix.eq_ignore_ascii_case(k))
+            && key
+                .get(..k.len())
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(k))
         {
             known = true;
         }
@@ -1523,7 +1525,11 @@ impl<'t> Compiler<'t> {
                 key_path.set_last(Seg::Key(key_member.key));
                 let key = key_member.key;
                 let aws = key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"));
-                let (global, known) = if aws { global_key_lookup(key) } else { (None, false) };
+                let (global, known) = if aws {
+                    global_key_lookup(key)
+                } else {
+                    (None, false)
+                };
                 if aws && key.len() > 4 && !known {
                     let names = KNOWN_GLOBAL_KEYS.iter().copied().filter(|k| !k.ends_with('/'));
                     let hint = match crate::suggest::closest(key, names) {
@@ -1851,6 +1857,120 @@ mod tests {
             "{all:?}"
         );
         assert_eq!(all.len(), 2, "{all:?}");
+    }
+
+    /// The warnings of one statement with this Resource element and Condition block.
+    fn statement_warnings(version: &str, resource: &str, condition: &str) -> Vec<String> {
+        let text = format!(
+            r#"{{{version}"Statement":{{"Effect":"Allow","Action":"s3:*","Resource":{resource},"Condition":{condition}}}}}"#
+        );
+        let p = Policy::parse(&text, PolicyKind::Identity).unwrap();
+        p.warnings()
+            .iter()
+            .map(|w| format!("{} {}", w.path, w.message))
+            .collect()
+    }
+
+    #[test]
+    fn global_condition_keys_are_looked_up_once() {
+        let v = r#""Version":"2012-10-17","#;
+        // Service keys, documented global keys in any case and keys under a documented tag
+        // prefix: no warning.
+        let quiet = statement_warnings(
+            v,
+            r#""*""#,
+            r#"{"StringEquals":{"s3:prefix":"a","kms:ViaService":"b","AWS:SOURCEVPC":"c","aws:PrincipalTag/team":"d","Aws:ResourceTag/x":"e"}}"#,
+        );
+        assert!(quiet.is_empty(), "{quiet:?}");
+        // Unknown keys under `aws:` warn, a bare prefix included; a key that is only a
+        // prefix of the table (`aws:PrincipalTag/`) is not a known key.
+        let loud = statement_warnings(
+            v,
+            r#""*""#,
+            r#"{"StringEquals":{"aws:SorceIp":"a","aws:PrincipalTag/":"b","aws:":"c"}}"#,
+        );
+        assert_eq!(loud.len(), 2, "{loud:?}");
+        assert!(
+            loud[0].contains("Condition.StringEquals") && loud[0].contains("did you mean `aws:SourceIp`"),
+            "{loud:?}"
+        );
+        assert!(
+            loud[1].contains("`aws:PrincipalTag/` is not a known AWS global condition key"),
+            "{loud:?}"
+        );
+        // The key as written is kept for messages, the lower-case key for evaluation.
+        let p = Policy::parse(
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"StringEquals":{"AWS:SourceVpc":"v","s3:Prefix":"p"}}}}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        let keys: Vec<(&str, &str)> = p.statements[0]
+            .conditions
+            .iter()
+            .map(|c| (c.key.as_ref(), c.key_text.as_ref()))
+            .collect();
+        assert_eq!(
+            keys,
+            [("aws:sourcevpc", "AWS:SourceVpc"), ("s3:prefix", "s3:Prefix")]
+        );
+    }
+
+    #[test]
+    fn resource_scan_warnings() {
+        let v = r#""Version":"2012-10-17","#;
+        let none = r#"{"Bool":{"aws:SecureTransport":"true"}}"#;
+        // A wildcard in the service part (between the second and third colons) warns; one
+        // in the region or later does not, nor one in a text with fewer than five colons.
+        let w = statement_warnings(
+            v,
+            r#"["arn:aws:s*:::b", "arn:aws:s3:*::b/*", "arn:aws:?3:x"]"#,
+            none,
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("`arn:aws:s*:::b` has a wildcard in its service part"),
+            "{w:?}"
+        );
+        // A policy variable before the fifth colon warns (Version 2012-10-17 only); `$`
+        // without `{` is literal text.
+        let w = statement_warnings(
+            v,
+            r#"["arn:aws:s3:${aws:username}::b", "arn:aws:s3:::b/${aws:username}", "arn:aws:s3:::$b"]"#,
+            none,
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("`arn:aws:s3:${aws:username}::b` uses a policy variable before the resource part"),
+            "{w:?}"
+        );
+        // Without Version 2012-10-17, `${` is literal text and warns as such, once per value.
+        let w = statement_warnings(
+            "",
+            r#"["arn:aws:s3:::b/${aws:username}", "arn:aws:s3:::c/$x"]"#,
+            none,
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("variables work only with \"Version\": \"2012-10-17\""),
+            "{w:?}"
+        );
+        // The patterns themselves are unchanged: literal, prefix and wildcard resources.
+        let p = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":["arn:aws:s3:::a","arn:aws:s3:::b/*","arn:aws:s3:*:*:c/*","arn:aws:s3:::d/${aws:username}"]}}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        let ResourceRule::Resource(set) = &p.statements[0].resource else {
+            panic!("a Resource element");
+        };
+        assert_eq!(
+            set.packed().collect::<Vec<_>>(),
+            [
+                Simple::Exact(b"arn:aws:s3:::a"),
+                Simple::Prefix(b"arn:aws:s3:::b/")
+            ]
+        );
+        assert_eq!(set.others.len(), 2);
     }
 
     #[test]
