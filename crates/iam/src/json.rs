@@ -438,7 +438,7 @@ impl<'a> Parser<'a> {
 
     /// Parses an array element or object member value: a string (most of a policy's values)
     /// directly, anything else through [`Parser::parse_value`].
-    #[inline]
+    #[inline(always)]
     fn parse_member_value(&mut self) -> Result<Node<'a>, JsonError> {
         if self.peek() != Some(b'"') {
             return self.parse_value();
@@ -639,6 +639,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    #[inline(never)]
     fn parse_array(&mut self) -> Result<Node<'a>, JsonError> {
         let start = self.pos;
         self.enter()?;
@@ -693,6 +694,7 @@ impl<'a> Parser<'a> {
         })
     }
 
+    #[inline(never)]
     fn parse_object(&mut self) -> Result<Node<'a>, JsonError> {
         let start = self.pos;
         self.enter()?;
