@@ -399,6 +399,32 @@ static RESOURCE_SPECIAL: [bool; 256] = {
     table
 };
 
+/// The index of the first byte at or after `i` that is `:`, `*`, `?` or `$`, or `b.len()`.
+/// Eight bytes at a time (SWAR, as `json::scan_string`), then byte by byte.
+#[inline]
+fn next_resource_special(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
+    while let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let w = u64::from_le_bytes(*chunk);
+        let found = (zero_byte(w ^ (ONES * u64::from(b':')))
+            | zero_byte(w ^ (ONES * u64::from(b'*')))
+            | zero_byte(w ^ (ONES * u64::from(b'?')))
+            | zero_byte(w ^ (ONES * u64::from(b'$'))))
+            & HIGHS;
+        if found != 0 {
+            // The lowest flagged byte is exact (borrows only run upwards).
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while b.get(i).is_some_and(|&c| !RESOURCE_SPECIAL[usize::from(c)]) {
+        i += 1;
+    }
+    i
+}
+
 /// What one pass over a resource's bytes finds (instead of a scan per question).
 struct ResourceScan {
     /// The number of `*` and `?`.
@@ -422,11 +448,13 @@ impl ResourceScan {
             wild_in_service: false,
             variable_colons: None,
         };
-        for (i, &c) in b.iter().enumerate() {
-            // Most bytes are none of the four: one table load and a branch.
-            if !RESOURCE_SPECIAL[usize::from(c)] {
-                continue;
-            }
+        let mut i = 0usize;
+        loop {
+            // Most bytes are none of the four: skip to the next one that is.
+            i = next_resource_special(b, i);
+            let Some(&c) = b.get(i) else {
+                break;
+            };
             match c {
                 b':' => scan.colons += 1,
                 b'*' | b'?' => {
@@ -441,6 +469,7 @@ impl ResourceScan {
                 }
                 _ => {}
             }
+            i += 1;
         }
         scan
     }
@@ -1927,6 +1956,32 @@ mod tests {
             keys,
             [("aws:sourcevpc", "AWS:SourceVpc"), ("s3:prefix", "s3:Prefix")]
         );
+    }
+
+    #[test]
+    fn next_resource_special_finds_the_first() {
+        let specials = [b':', b'*', b'?', b'$'];
+        // Every position of one special byte in texts of 0..20 bytes, from every start.
+        for len in 0..20usize {
+            for at in 0..=len {
+                for &sp in &specials {
+                    let mut text = vec![b'a'; len];
+                    if let Some(slot) = text.get_mut(at) {
+                        *slot = sp;
+                    }
+                    // High bytes and bytes next to the specials must not be flagged.
+                    if let Some(slot) = text.get_mut(0)
+                        && *slot == b'a'
+                    {
+                        *slot = 0xC3;
+                    }
+                    for from in 0..=len {
+                        let want = (from..len).find(|&j| specials.contains(&text[j])).unwrap_or(len);
+                        assert_eq!(next_resource_special(&text, from), want, "{text:?} from {from}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
