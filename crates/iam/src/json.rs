@@ -438,7 +438,7 @@ impl<'a> Parser<'a> {
 
     /// Parses an array element or object member value: a string (most of a policy's values)
     /// directly, anything else through [`Parser::parse_value`].
-    #[inline]
+    #[inline(always)]
     fn parse_member_value(&mut self) -> Result<Node<'a>, JsonError> {
         if self.peek() != Some(b'"') {
             return self.parse_value();
@@ -517,16 +517,25 @@ impl<'a> Parser<'a> {
 
     /// Parses a string starting at the opening quote at `self.pos`.
     /// `what` names the construct for end-of-input messages.
+    #[inline(always)]
     fn parse_string(&mut self, what: &str) -> Result<&'a str, JsonError> {
         let b = self.bytes;
         let open = self.pos;
-        // Fast path: no escapes.
-        let mut i = scan_string(b, open + 1);
+        // Fast path (inline): no escapes.
+        let i = scan_string(b, open + 1);
+        if b.get(i) == Some(&b'"') {
+            self.pos = i + 1;
+            return Ok(self.text.get(open + 1..i).unwrap_or_default());
+        }
+        self.parse_string_slow(open, i, what)
+    }
+
+    /// The rest of [`Parser::parse_string`] once the scan from the opening quote at `open`
+    /// stopped at `i` on something other than the closing quote.
+    #[inline(never)]
+    fn parse_string_slow(&mut self, open: usize, mut i: usize, what: &str) -> Result<&'a str, JsonError> {
+        let b = self.bytes;
         match b.get(i) {
-            Some(b'"') => {
-                self.pos = i + 1;
-                return Ok(&self.text[open + 1..i]);
-            }
             Some(b'\\') => {}
             Some(&c) => return Err(self.control_char(i, c)),
             None => return Err(self.eof_inside(what)),
@@ -630,6 +639,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    #[inline(never)]
     fn parse_array(&mut self) -> Result<Node<'a>, JsonError> {
         let start = self.pos;
         self.enter()?;
@@ -672,7 +682,11 @@ impl<'a> Parser<'a> {
             }
         }
         self.depth -= 1;
-        let items = self.arena.alloc_slice_fill_iter(self.items.drain(base..));
+        // One copy of the finished array's elements (no per-element drain).
+        let items = self
+            .arena
+            .alloc_slice_copy(self.items.get(base..).unwrap_or_default());
+        self.items.truncate(base);
         Ok(Node {
             value: Json::Array(items),
             start,
@@ -680,6 +694,7 @@ impl<'a> Parser<'a> {
         })
     }
 
+    #[inline(never)]
     fn parse_object(&mut self) -> Result<Node<'a>, JsonError> {
         let start = self.pos;
         self.enter()?;
@@ -755,7 +770,10 @@ impl<'a> Parser<'a> {
             }
         }
         self.depth -= 1;
-        let members = self.arena.alloc_slice_fill_iter(self.members.drain(base..));
+        let members = self
+            .arena
+            .alloc_slice_copy(self.members.get(base..).unwrap_or_default());
+        self.members.truncate(base);
         Ok(Node {
             value: Json::Object(members),
             start,

@@ -505,7 +505,11 @@ fn parse_var(inner: &str, text: &str) -> Result<Var, String> {
         return Err(format!("empty policy variable `${{{inner}}}` in `{text}`"));
     }
     Ok(Var {
-        key: key.to_lowercase(),
+        key: if key.is_ascii() {
+            key.to_ascii_lowercase()
+        } else {
+            key.to_lowercase()
+        },
         default,
     })
 }

@@ -265,15 +265,28 @@ impl PatternSet {
     /// Appends the pattern `text` (see [`pattern::compile`], with wildcards); simple patterns
     /// are packed without compiling them.
     fn add(&mut self, text: &str, variables: bool, arn_segments: bool) -> Result<(), String> {
-        let b = text.as_bytes();
         let (mut wildcards, mut dollar) = (0usize, false);
-        for &c in b {
+        for &c in text.as_bytes() {
             match c {
                 b'*' | b'?' => wildcards += 1,
                 b'$' => dollar = true,
                 _ => {}
             }
         }
+        self.add_scanned(text, wildcards, dollar, variables, arn_segments)
+    }
+
+    /// [`PatternSet::add`] for a text whose `*` and `?` are counted (`wildcards`) and whose
+    /// `$` are known (`dollar`) already.
+    fn add_scanned(
+        &mut self,
+        text: &str,
+        wildcards: usize,
+        dollar: bool,
+        variables: bool,
+        arn_segments: bool,
+    ) -> Result<(), String> {
+        let b = text.as_bytes();
         if !(variables && dollar) {
             let packed = match (wildcards, b.split_last()) {
                 (0, _) => self.push_simple(EXACT, b),
@@ -375,6 +388,92 @@ static ACTION_CLASS: [u8; 256] = {
     }
     table
 };
+
+/// The bytes [`ResourceScan`] looks at: `:`, `*`, `?` and `$`.
+static RESOURCE_SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b':' as usize] = true;
+    table[b'*' as usize] = true;
+    table[b'?' as usize] = true;
+    table[b'$' as usize] = true;
+    table
+};
+
+/// The index of the first byte at or after `i` that is `:`, `*`, `?` or `$`, or `b.len()`.
+/// Eight bytes at a time (SWAR, as `json::scan_string`), then byte by byte.
+#[inline]
+fn next_resource_special(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
+    while let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let w = u64::from_le_bytes(*chunk);
+        let found = (zero_byte(w ^ (ONES * u64::from(b':')))
+            | zero_byte(w ^ (ONES * u64::from(b'*')))
+            | zero_byte(w ^ (ONES * u64::from(b'?')))
+            | zero_byte(w ^ (ONES * u64::from(b'$'))))
+            & HIGHS;
+        if found != 0 {
+            // The lowest flagged byte is exact (borrows only run upwards).
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while b.get(i).is_some_and(|&c| !RESOURCE_SPECIAL[usize::from(c)]) {
+        i += 1;
+    }
+    i
+}
+
+/// What one pass over a resource's bytes finds (instead of a scan per question).
+struct ResourceScan {
+    /// The number of `*` and `?`.
+    wildcards: usize,
+    /// Whether there is a `$`.
+    dollar: bool,
+    /// The number of `:`.
+    colons: usize,
+    /// Whether a `*` or `?` comes after the second `:` and before the third.
+    wild_in_service: bool,
+    /// The number of `:` before the first `${`, if there is one.
+    variable_colons: Option<usize>,
+}
+
+impl ResourceScan {
+    fn of(b: &[u8]) -> ResourceScan {
+        let mut scan = ResourceScan {
+            wildcards: 0,
+            dollar: false,
+            colons: 0,
+            wild_in_service: false,
+            variable_colons: None,
+        };
+        let mut i = 0usize;
+        loop {
+            // Most bytes are none of the four: skip to the next one that is.
+            i = next_resource_special(b, i);
+            let Some(&c) = b.get(i) else {
+                break;
+            };
+            match c {
+                b':' => scan.colons += 1,
+                b'*' | b'?' => {
+                    scan.wildcards += 1;
+                    scan.wild_in_service |= scan.colons == 2;
+                }
+                b'$' => {
+                    scan.dollar = true;
+                    if scan.variable_colons.is_none() && b.get(i + 1) == Some(&b'{') {
+                        scan.variable_colons = Some(scan.colons);
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        scan
+    }
+}
 
 /// The Resource / NotResource element.
 #[derive(Debug, Clone, PartialEq)]
@@ -710,15 +809,34 @@ impl<'a> std::ops::Deref for SegPath<'a> {
     }
 }
 
+impl<'a> SegPath<'a> {
+    /// Replaces the last segment (a loop over the members of one object reuses one path).
+    fn set_last(&mut self, seg: Seg<'a>) {
+        self.set_from_end(1, seg);
+    }
+
+    /// Replaces the `n`th segment from the end (`1` is the last).
+    fn set_from_end(&mut self, n: usize, seg: Seg<'a>) {
+        if let Some(slot) = self.len.checked_sub(n).and_then(|i| self.segs.get_mut(i)) {
+            *slot = seg;
+        }
+    }
+}
+
 /// `path` followed by `seg` (a path deeper than `MAX_PATH` keeps its first segments).
 fn child<'a>(path: &Path<'a>, seg: Seg<'a>) -> SegPath<'a> {
     let mut out = SegPath {
         segs: [Seg::Index(0); MAX_PATH],
         len: 0,
     };
-    for (slot, s) in out.segs.iter_mut().zip(path.iter().copied().chain([seg])) {
-        *slot = s;
-        out.len += 1;
+    let n = path.len().min(MAX_PATH);
+    if let (Some(to), Some(from)) = (out.segs.get_mut(..n), path.get(..n)) {
+        to.copy_from_slice(from);
+    }
+    out.len = n;
+    if let Some(slot) = out.segs.get_mut(n) {
+        *slot = seg;
+        out.len = n + 1;
     }
     out
 }
@@ -845,29 +963,27 @@ const KNOWN_GLOBAL_KEYS_LOWER: [&str; 46] = [
     "aws:assumedroot",
 ];
 
-/// The index in `KNOWN_GLOBAL_KEYS` of the global key `key` (any case) names exactly (not a
-/// tag prefix).
-fn global_key_index(key: &str) -> Option<usize> {
-    if !key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
-        return None;
-    }
-    KNOWN_GLOBAL_KEYS
-        .iter()
-        .position(|k| !k.ends_with('/') && k.eq_ignore_ascii_case(key))
-}
-
-/// Whether `key` (any case) is a documented global condition key.
-pub(crate) fn is_known_global_key(key: &str) -> bool {
-    KNOWN_GLOBAL_KEYS.iter().any(|k| {
-        if k.ends_with('/') {
-            key.len() > k.len()
-                && key
-                    .get(..k.len())
-                    .is_some_and(|prefix| prefix.eq_ignore_ascii_case(k))
-        } else {
-            k.eq_ignore_ascii_case(key)
+/// For a key that starts with `aws:` (any case): the index in [`KNOWN_GLOBAL_KEYS`] of the
+/// documented key it is (case-insensitively), if it is one, and whether it is a known
+/// global key (one of them, or under one of the `…/` prefixes). One pass over the table.
+fn global_key_lookup(key: &str) -> (Option<usize>, bool) {
+    let mut known = false;
+    for (i, k) in KNOWN_GLOBAL_KEYS.iter().enumerate() {
+        if k.len() == key.len() {
+            if !k.ends_with('/') && k.eq_ignore_ascii_case(key) {
+                return (Some(i), true);
+            }
+        } else if !known
+            && k.len() < key.len()
+            && k.ends_with('/')
+            && key
+                .get(..k.len())
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(k))
+        {
+            known = true;
         }
-    })
+    }
+    (None, known)
 }
 
 impl<'t> Compiler<'t> {
@@ -1026,9 +1142,10 @@ impl<'t> Compiler<'t> {
             "NotResource",
             "Condition",
         ];
+        let mut sub = child(path, Seg::Key(""));
         for m in members.iter() {
             let key = m.key;
-            let sub = child(path, Seg::Key(key));
+            sub.set_last(Seg::Key(key));
             match key {
                 "Sid" => {
                     let s = m
@@ -1313,16 +1430,18 @@ impl<'t> Compiler<'t> {
             if s != "*" && !s.starts_with("arn:") && !s.starts_with('*') {
                 return Err(self.error(offset, path, format!("resource `{s}` must be an ARN (`arn:partition:service:region:account:resource`) or `*`")));
             }
-            if let Some(parts) = pattern::split_arn(s)
-                && (parts[2].contains('*') || parts[2].contains('?'))
-            {
+            let scan = ResourceScan::of(s.as_bytes());
+            // A wildcard between the second and third colons of a text with at least five
+            // colons (what `pattern::split_arn` would call its service part).
+            if scan.wild_in_service && scan.colons >= 5 {
                 self.warn(offset, path, format!("resource `{s}` has a wildcard in its service part, which AWS does not allow: name the service"));
             }
-            self.check_variables(s, offset, path);
+            if !self.variables && scan.variable_colons.is_some() {
+                self.check_variables(s, offset, path);
+            }
             if self.variables
                 && s.starts_with("arn:")
-                && let Some(at) = s.find("${")
-                && s.get(..at).is_some_and(|before| before.matches(':').count() < 5)
+                && scan.variable_colons.is_some_and(|colons| colons < 5)
             {
                 self.warn(
                     offset,
@@ -1330,7 +1449,7 @@ impl<'t> Compiler<'t> {
                     format!("`{s}` uses a policy variable before the resource part of the ARN; AWS allows variables only after the fifth colon"),
                 );
             }
-            out.add(s, self.variables, true)
+            out.add_scanned(s, scan.wildcards, scan.dollar, self.variables, true)
                 .map_err(|e| self.error(offset, path, e))?;
         }
         Ok(out)
@@ -1427,8 +1546,11 @@ impl<'t> Compiler<'t> {
             })
             .sum();
         let mut out = Vec::with_capacity(keys);
+        let mut op_path = child(path, Seg::Key(""));
+        let mut key_path = child(&op_path, Seg::Key(""));
         for op_member in ops.iter() {
-            let op_path = child(path, Seg::Key(op_member.key));
+            op_path.set_last(Seg::Key(op_member.key));
+            key_path.set_from_end(2, Seg::Key(op_member.key));
             let op = condition::parse_operator(op_member.key)
                 .map_err(|e| self.error(op_member.key_start, &op_path, e))?;
             let Json::Object(keys) = &op_member.value.value else {
@@ -1443,12 +1565,15 @@ impl<'t> Compiler<'t> {
                 ));
             };
             for key_member in keys.iter() {
-                let key_path = child(&op_path, Seg::Key(key_member.key));
+                key_path.set_last(Seg::Key(key_member.key));
                 let key = key_member.key;
-                if key.len() > 4
-                    && key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
-                    && !is_known_global_key(key)
-                {
+                let aws = key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"));
+                let (global, known) = if aws {
+                    global_key_lookup(key)
+                } else {
+                    (None, false)
+                };
+                if aws && key.len() > 4 && !known {
                     let names = KNOWN_GLOBAL_KEYS.iter().copied().filter(|k| !k.ends_with('/'));
                     let hint = match crate::suggest::closest(key, names) {
                         Some(s) => format!(": did you mean `{s}`?"),
@@ -1476,7 +1601,7 @@ impl<'t> Compiler<'t> {
                     ));
                 }
                 // A documented global key borrows its names from the tables (no copies).
-                let (key_lower, key_text) = match global_key_index(key) {
+                let (key_lower, key_text) = match global {
                     Some(i) => {
                         let canonical = KNOWN_GLOBAL_KEYS.get(i).copied().unwrap_or_default();
                         (
@@ -1775,6 +1900,146 @@ mod tests {
             "{all:?}"
         );
         assert_eq!(all.len(), 2, "{all:?}");
+    }
+
+    /// The warnings of one statement with this Resource element and Condition block.
+    fn statement_warnings(version: &str, resource: &str, condition: &str) -> Vec<String> {
+        let text = format!(
+            r#"{{{version}"Statement":{{"Effect":"Allow","Action":"s3:*","Resource":{resource},"Condition":{condition}}}}}"#
+        );
+        let p = Policy::parse(&text, PolicyKind::Identity).unwrap();
+        p.warnings()
+            .iter()
+            .map(|w| format!("{} {}", w.path, w.message))
+            .collect()
+    }
+
+    #[test]
+    fn global_condition_keys_are_looked_up_once() {
+        let v = r#""Version":"2012-10-17","#;
+        // Service keys, documented global keys in any case and keys under a documented tag
+        // prefix: no warning.
+        let quiet = statement_warnings(
+            v,
+            r#""*""#,
+            r#"{"StringEquals":{"s3:prefix":"a","kms:ViaService":"b","AWS:SOURCEVPC":"c","aws:PrincipalTag/team":"d","Aws:ResourceTag/x":"e"}}"#,
+        );
+        assert!(quiet.is_empty(), "{quiet:?}");
+        // Unknown keys under `aws:` warn, a bare prefix included; a key that is only a
+        // prefix of the table (`aws:PrincipalTag/`) is not a known key.
+        let loud = statement_warnings(
+            v,
+            r#""*""#,
+            r#"{"StringEquals":{"aws:SorceIp":"a","aws:PrincipalTag/":"b","aws:":"c"}}"#,
+        );
+        assert_eq!(loud.len(), 2, "{loud:?}");
+        assert!(
+            loud[0].contains("Condition.StringEquals") && loud[0].contains("did you mean `aws:SourceIp`"),
+            "{loud:?}"
+        );
+        assert!(
+            loud[1].contains("`aws:PrincipalTag/` is not a known AWS global condition key"),
+            "{loud:?}"
+        );
+        // The key as written is kept for messages, the lower-case key for evaluation.
+        let p = Policy::parse(
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"StringEquals":{"AWS:SourceVpc":"v","s3:Prefix":"p"}}}}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        let keys: Vec<(&str, &str)> = p.statements[0]
+            .conditions
+            .iter()
+            .map(|c| (c.key.as_ref(), c.key_text.as_ref()))
+            .collect();
+        assert_eq!(
+            keys,
+            [("aws:sourcevpc", "AWS:SourceVpc"), ("s3:prefix", "s3:Prefix")]
+        );
+    }
+
+    #[test]
+    fn next_resource_special_finds_the_first() {
+        let specials = [b':', b'*', b'?', b'$'];
+        // Every position of one special byte in texts of 0..20 bytes, from every start.
+        for len in 0..20usize {
+            for at in 0..=len {
+                for &sp in &specials {
+                    let mut text = vec![b'a'; len];
+                    if let Some(slot) = text.get_mut(at) {
+                        *slot = sp;
+                    }
+                    // High bytes and bytes next to the specials must not be flagged.
+                    if let Some(slot) = text.get_mut(0)
+                        && *slot == b'a'
+                    {
+                        *slot = 0xC3;
+                    }
+                    for from in 0..=len {
+                        let want = (from..len).find(|&j| specials.contains(&text[j])).unwrap_or(len);
+                        assert_eq!(next_resource_special(&text, from), want, "{text:?} from {from}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn resource_scan_warnings() {
+        let v = r#""Version":"2012-10-17","#;
+        let none = r#"{"Bool":{"aws:SecureTransport":"true"}}"#;
+        // A wildcard in the service part (between the second and third colons) warns; one
+        // in the region or later does not, nor one in a text with fewer than five colons.
+        let w = statement_warnings(
+            v,
+            r#"["arn:aws:s*:::b", "arn:aws:s3:*::b/*", "arn:aws:?3:x"]"#,
+            none,
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("`arn:aws:s*:::b` has a wildcard in its service part"),
+            "{w:?}"
+        );
+        // A policy variable before the fifth colon warns (Version 2012-10-17 only); `$`
+        // without `{` is literal text.
+        let w = statement_warnings(
+            v,
+            r#"["arn:aws:s3:${aws:username}::b", "arn:aws:s3:::b/${aws:username}", "arn:aws:s3:::$b"]"#,
+            none,
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("`arn:aws:s3:${aws:username}::b` uses a policy variable before the resource part"),
+            "{w:?}"
+        );
+        // Without Version 2012-10-17, `${` is literal text and warns as such, once per value.
+        let w = statement_warnings(
+            "",
+            r#"["arn:aws:s3:::b/${aws:username}", "arn:aws:s3:::c/$x"]"#,
+            none,
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("variables work only with \"Version\": \"2012-10-17\""),
+            "{w:?}"
+        );
+        // The patterns themselves are unchanged: literal, prefix and wildcard resources.
+        let p = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":["arn:aws:s3:::a","arn:aws:s3:::b/*","arn:aws:s3:*:*:c/*","arn:aws:s3:::d/${aws:username}"]}}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        let ResourceRule::Resource(set) = &p.statements[0].resource else {
+            panic!("a Resource element");
+        };
+        assert_eq!(
+            set.packed().collect::<Vec<_>>(),
+            [
+                Simple::Exact(b"arn:aws:s3:::a"),
+                Simple::Prefix(b"arn:aws:s3:::b/")
+            ]
+        );
+        assert_eq!(set.others.len(), 2);
     }
 
     #[test]
