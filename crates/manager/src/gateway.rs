@@ -9,6 +9,7 @@ use base64::Engine;
 
 use crate::manager::{Manager, Result, SessionSecrets, SessionView};
 use crate::model::{CloudAccount, GatewayKeyIndex, RecordingKeyDoc, Session, SessionKind, SessionStatus};
+use crate::rules::Message;
 use crate::store::{Batch, StoreExt};
 use crate::vault::{Secret, random_bytes};
 use crate::{Actor, Error};
@@ -122,9 +123,11 @@ impl Manager {
         if let Some(doc) = self.store.get::<RecordingKeyDoc>("recording")? {
             let hex = self.vault.open(&doc.secret)?;
             return decode_key(hex.expose()).ok_or_else(|| {
-                Error::Conflict(
-                    "the stored recording key is not 32 bytes of hex: the store was altered".into(),
-                )
+                Error::Conflict(Message::new(
+                    "recording_key_altered",
+                    Vec::new(),
+                    "the stored recording key is not 32 bytes of hex: the store was altered",
+                ))
             });
         }
         let key = random_bytes::<32>()?;
@@ -188,18 +191,28 @@ impl Manager {
                 id: format!("{session_id} (among your own sessions)"),
             })?;
         if s.kind != SessionKind::Jit {
-            return Err(Error::Conflict(format!(
-                "session {session_id} is a console session: only JIT sessions have gateway credentials"
+            return Err(Error::Conflict(Message::new(
+                "console_session_no_gateway",
+                vec![session_id.to_string()],
+                format!(
+                    "session {session_id} is a console session: only JIT sessions have gateway credentials"
+                ),
             )));
         }
         if s.status != SessionStatus::Active || self.now() >= s.expires_at {
-            return Err(Error::Conflict(format!(
-                "session {session_id} has ended: start a new one with `porteiro sessions start --kind jit`"
+            return Err(Error::Conflict(Message::new(
+                "jit_session_ended",
+                vec![session_id.to_string()],
+                format!(
+                    "session {session_id} has ended: start a new one with `porteiro sessions start --kind jit`"
+                ),
             )));
         }
         let gw = s.gateway.as_ref().ok_or_else(|| {
-            Error::Conflict(format!(
-                "session {session_id} was started before the gateway existed: start a new one"
+            Error::Conflict(Message::new(
+                "session_before_gateway",
+                vec![session_id.to_string()],
+                format!("session {session_id} was started before the gateway existed: start a new one"),
             ))
         })?;
         Ok(GatewaySecrets {

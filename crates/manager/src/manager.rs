@@ -16,7 +16,7 @@ use sha2::Digest;
 use crate::clock::Clock;
 use crate::connector::{AssumeRoleInput, CloudCallError, CloudConnector, Target};
 use crate::model::*;
-use crate::rules::{self, Invalid, JitAsk, StartFacts, Unmet};
+use crate::rules::{self, Invalid, JitAsk, Message, StartFacts, Unmet};
 use crate::store::{AuditFilter, Batch, Store, StoreError, StoreExt};
 use crate::vault::{Secret, Vault, VaultError, random_bytes};
 
@@ -52,10 +52,10 @@ pub enum Error {
     },
     /// A conflicting state (a duplicate name, a user in use).
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Message),
     /// The actor lacks a permission.
     #[error("{0}")]
-    Forbidden(String),
+    Forbidden(Message),
     /// No valid credentials.
     #[error("{0}")]
     Unauthenticated(String),
@@ -64,7 +64,7 @@ pub enum Error {
     Requirements(Vec<Unmet>),
     /// The role's trust policy refuses the user (pre-flight by the engine).
     #[error("{0}")]
-    TrustPolicy(String),
+    TrustPolicy(Message),
     /// The cloud refused or failed.
     #[error("{0}")]
     Cloud(#[from] CloudCallError),
@@ -651,19 +651,26 @@ impl Manager {
         if actor.admin || self.permissions_of(&actor.user_id)?.contains(&permission) {
             return Ok(());
         }
-        Err(Error::Forbidden(format!(
-            "{} may not do this: it needs an administrator, or an access group with the permission \"{}\"",
-            actor.username,
-            permission.label()
+        Err(Error::Forbidden(Message::new(
+            "needs_permission",
+            vec![actor.username.clone(), permission.as_str().to_string()],
+            format!(
+                "{} may not do this: it needs an administrator, or an access group with the permission \"{}\"",
+                actor.username,
+                permission.label()
+            ),
         )))
     }
 
-    fn require_admin(&self, actor: &Actor, what: &str) -> Result<()> {
+    /// `kind` names what only administrators may do (`admin_only_…`); `what` words it.
+    fn require_admin(&self, actor: &Actor, kind: &'static str, what: &str) -> Result<()> {
         if actor.admin {
             Ok(())
         } else {
-            Err(Error::Forbidden(format!(
-                "only administrators may {what}: ask one"
+            Err(Error::Forbidden(Message::new(
+                kind,
+                Vec::new(),
+                format!("only administrators may {what}: ask one"),
             )))
         }
     }
@@ -813,7 +820,7 @@ impl Manager {
 
     /// Creates a platform user (administrators).
     pub async fn create_user(&self, actor: &Actor, input: NewUser) -> Result<UserView> {
-        self.require_admin(actor, "create platform users")?;
+        self.require_admin(actor, "admin_only_create_users", "create platform users")?;
         rules::check_text("name", &input.name, 128)?;
         if input.name.trim().is_empty() {
             return Err(Invalid::keyed(
@@ -836,9 +843,10 @@ impl Manager {
             .iter()
             .any(|u| u.username == input.username)
         {
-            return Err(Error::Conflict(format!(
-                "username {} is taken: choose another",
-                input.username
+            return Err(Error::Conflict(Message::new(
+                "username_taken",
+                vec![input.username.clone()],
+                format!("username {} is taken: choose another", input.username),
             )));
         }
         let now = self.now();
@@ -865,9 +873,11 @@ impl Manager {
         let _w = self.write_lock().await?;
         let old = self.find_user(id)?;
         if !actor.admin && (actor.user_id != old.id || patch.admin.is_some()) {
-            return Err(Error::Forbidden(
-                "only administrators may change other users or the administrator flag".into(),
-            ));
+            return Err(Error::Forbidden(Message::new(
+                "admin_only_change_users",
+                Vec::new(),
+                "only administrators may change other users or the administrator flag",
+            )));
         }
         let mut user = old.clone();
         if let Some(n) = patch.name {
@@ -921,11 +931,15 @@ impl Manager {
 
     /// Deletes a platform user (administrators): removed from its groups, its tokens ended.
     pub async fn delete_user(&self, actor: &Actor, id: &str) -> Result<()> {
-        self.require_admin(actor, "delete platform users")?;
+        self.require_admin(actor, "admin_only_delete_users", "delete platform users")?;
         let _w = self.write_lock().await?;
         let user = self.find_user(id)?;
         if user.id == actor.user_id {
-            return Err(Error::Conflict("you cannot delete yourself".into()));
+            return Err(Error::Conflict(Message::new(
+                "delete_self",
+                Vec::new(),
+                "you cannot delete yourself: ask another administrator",
+            )));
         }
         let owned: Vec<CloudUser> = self.store.list()?;
         if let Some(c) = owned.iter().find(|c| {
@@ -935,9 +949,13 @@ impl Manager {
                     CloudUserStatus::Unprovisioned | CloudUserStatus::Imported
                 )
         }) {
-            return Err(Error::Conflict(format!(
-                "user {} owns cloud IAM user {} ({}): delete it first",
-                user.username, c.name, c.id
+            return Err(Error::Conflict(Message::new(
+                "user_owns_cloud_user",
+                vec![user.username.clone(), c.name.clone(), c.id.clone()],
+                format!(
+                    "user {} owns cloud IAM user {} ({}): delete it first",
+                    user.username, c.name, c.id
+                ),
             )));
         }
         let mut b = Batch::new();
@@ -980,7 +998,11 @@ impl Manager {
     pub fn get_user(&self, actor: &Actor, id: &str) -> Result<UserView> {
         let u = self.find_user(id)?;
         if !actor.admin && u.id != actor.user_id {
-            return Err(Error::Forbidden("only administrators may see other users".into()));
+            return Err(Error::Forbidden(Message::new(
+                "admin_only_see_users",
+                Vec::new(),
+                "only administrators may see other users",
+            )));
         }
         self.user_view(&u)
     }
@@ -1014,7 +1036,7 @@ impl Manager {
 
     /// Creates an access group (administrators).
     pub async fn create_group(&self, actor: &Actor, input: GroupInput) -> Result<AccessGroup> {
-        self.require_admin(actor, "manage access groups")?;
+        self.require_admin(actor, "admin_only_groups", "manage access groups")?;
         let _w = self.write_lock().await?;
         let members = self.check_group(&input)?;
         if self
@@ -1023,9 +1045,10 @@ impl Manager {
             .iter()
             .any(|g| g.name == input.name)
         {
-            return Err(Error::Conflict(format!(
-                "access group {} exists: choose another name",
-                input.name
+            return Err(Error::Conflict(Message::new(
+                "group_exists",
+                vec![input.name.clone()],
+                format!("access group {} exists: choose another name", input.name),
             )));
         }
         let now = self.now();
@@ -1050,7 +1073,7 @@ impl Manager {
 
     /// Replaces an access group (administrators).
     pub async fn update_group(&self, actor: &Actor, id: &str, input: GroupInput) -> Result<AccessGroup> {
-        self.require_admin(actor, "manage access groups")?;
+        self.require_admin(actor, "admin_only_groups", "manage access groups")?;
         let _w = self.write_lock().await?;
         let old: AccessGroup = self.get("group", id)?;
         let members = self.check_group(&input)?;
@@ -1060,9 +1083,10 @@ impl Manager {
             .iter()
             .any(|g| g.name == input.name && g.id != id)
         {
-            return Err(Error::Conflict(format!(
-                "access group {} exists: choose another name",
-                input.name
+            return Err(Error::Conflict(Message::new(
+                "group_exists",
+                vec![input.name.clone()],
+                format!("access group {} exists: choose another name", input.name),
             )));
         }
         let mut permissions = input.permissions.clone();
@@ -1092,7 +1116,7 @@ impl Manager {
 
     /// Deletes an access group (administrators).
     pub async fn delete_group(&self, actor: &Actor, id: &str) -> Result<()> {
-        self.require_admin(actor, "manage access groups")?;
+        self.require_admin(actor, "admin_only_groups", "manage access groups")?;
         let _w = self.write_lock().await?;
         let old: AccessGroup = self.get("group", id)?;
         let mut b = Batch::new();
@@ -1202,9 +1226,10 @@ impl Manager {
             .iter()
             .any(|a| a.name == account.name)
         {
-            return Err(Error::Conflict(format!(
-                "account {} exists: choose another name",
-                account.name
+            return Err(Error::Conflict(Message::new(
+                "account_exists",
+                vec![account.name.clone()],
+                format!("account {} exists: choose another name", account.name),
             )));
         }
         let mut b = Batch::new();
@@ -1273,9 +1298,13 @@ impl Manager {
                     CloudUserStatus::Unprovisioned | CloudUserStatus::Imported
                 )
         }) {
-            return Err(Error::Conflict(format!(
-                "account {} still has cloud IAM user {} ({}): delete its users first",
-                old.name, u.name, u.id
+            return Err(Error::Conflict(Message::new(
+                "account_has_users",
+                vec![old.name.clone(), u.name.clone(), u.id.clone()],
+                format!(
+                    "account {} still has cloud IAM user {} ({}): delete its users first",
+                    old.name, u.name, u.id
+                ),
             )));
         }
         let mut b = Batch::new();
@@ -1333,9 +1362,13 @@ impl Manager {
         }
         match self.cloud.get_user(&self.target(&account)?, &name).await {
             Ok(_) => {
-                return Err(Error::Conflict(format!(
-                    "an IAM user named {name} already exists in account {}: import it (it then cannot start sessions), or choose another name",
-                    account.name
+                return Err(Error::Conflict(Message::new(
+                    "iam_user_exists",
+                    vec![name.to_string(), account.name.clone()],
+                    format!(
+                        "an IAM user named {name} already exists in account {}: import it (it then cannot start sessions), or choose another name",
+                        account.name
+                    ),
                 )));
             }
             Err(e) if e.is_not_found() => {}
@@ -1350,9 +1383,13 @@ impl Manager {
             if users.iter().any(|u| {
                 u.account_id == account.id && u.name == name && u.status != CloudUserStatus::Unprovisioned
             }) {
-                return Err(Error::Conflict(format!(
-                    "account {} already has a cloud IAM user named {name}: choose another name",
-                    account.name
+                return Err(Error::Conflict(Message::new(
+                    "cloud_user_exists",
+                    vec![account.name.clone(), name.to_string()],
+                    format!(
+                        "account {} already has a cloud IAM user named {name}: choose another name",
+                        account.name
+                    ),
                 )));
             }
             let now = self.now();
@@ -1782,9 +1819,13 @@ impl Manager {
             )
         })?;
         if cu.owner.as_deref() != Some(actor.user_id.as_str()) {
-            return Err(Error::Forbidden(format!(
-                "cloud IAM user {} does not belong to {}: sessions start only as one's own cloud IAM users",
-                cu.name, actor.username
+            return Err(Error::Forbidden(Message::new(
+                "not_own_cloud_user",
+                vec![cu.name.clone(), actor.username.clone()],
+                format!(
+                    "cloud IAM user {} does not belong to {}: sessions start only as one's own cloud IAM users",
+                    cu.name, actor.username
+                ),
             )));
         }
         let user: PlatformUser = self.get("user", &actor.user_id)?;
@@ -1944,9 +1985,13 @@ impl Manager {
             }]));
         }
         let user_arn = cu.arn.clone().ok_or_else(|| {
-            Error::Conflict(format!(
-                "cloud IAM user {} has no ARN yet: wait for its provisioning",
-                cu.name
+            Error::Conflict(Message::new(
+                "cloud_user_no_arn",
+                vec![cu.name.clone()],
+                format!(
+                    "cloud IAM user {} has no ARN yet: wait for its provisioning",
+                    cu.name
+                ),
             ))
         })?;
         let session_id = new_id("ps")?;
@@ -2056,9 +2101,10 @@ impl Manager {
             let _w = self.write_lock().await?;
             let old: Session = self.get("session", id)?;
             if old.status != SessionStatus::Active {
-                return Err(Error::Conflict(format!(
-                    "session {id} already ended ({:?})",
-                    old.status
+                return Err(Error::Conflict(Message::new(
+                    "session_already_ended",
+                    vec![id.to_string(), format!("{:?}", old.status)],
+                    format!("session {id} already ended ({:?})", old.status),
                 )));
             }
             let mut s = old.clone();
@@ -2123,7 +2169,7 @@ impl Manager {
 
     /// The audit trail (administrators).
     pub fn audit(&self, actor: &Actor, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
-        self.require_admin(actor, "read the audit trail")?;
+        self.require_admin(actor, "admin_only_audit", "read the audit trail")?;
         Ok(self.store.audit(filter)?)
     }
 
@@ -2144,7 +2190,7 @@ impl Manager {
 
     /// Jobs (administrators).
     pub fn list_jobs(&self, actor: &Actor) -> Result<Vec<Job>> {
-        self.require_admin(actor, "list jobs")?;
+        self.require_admin(actor, "admin_only_jobs", "list jobs")?;
         let mut jobs: Vec<Job> = self.store.list()?;
         jobs.sort_by_key(|j| std::cmp::Reverse(j.created));
         Ok(jobs)
@@ -2335,9 +2381,13 @@ impl Manager {
                     .iter()
                     .any(|(k, v)| k == "porteiro:cloud-user-id" && *v == u.id);
                 if !ours {
-                    return Err(Error::Conflict(format!(
-                        "an IAM user named {} already exists in account {} and Porteiro did not create it: import it, or create the user with another name",
-                        u.name, account.name
+                    return Err(Error::Conflict(Message::new(
+                        "iam_user_exists_not_ours",
+                        vec![u.name.clone(), account.name.clone()],
+                        format!(
+                            "an IAM user named {} already exists in account {} and Porteiro did not create it: import it, or create the user with another name",
+                            u.name, account.name
+                        ),
                     )));
                 }
                 existing
@@ -2670,8 +2720,17 @@ pub fn preflight_trust(
     session_id: &str,
 ) -> Result<()> {
     let fix = |action: &str, why: String| {
-        Error::TrustPolicy(format!(
-            "the trust policy of {role_name} does not allow {user_arn}: add a statement with Effect Allow, Action {action}, Principal {user_arn} ({why})"
+        Error::TrustPolicy(Message::new(
+            "trust_refuses",
+            vec![
+                role_name.to_string(),
+                user_arn.to_string(),
+                action.to_string(),
+                why.clone(),
+            ],
+            format!(
+                "the trust policy of {role_name} does not allow {user_arn}: add a statement with Effect Allow, Action {action}, Principal {user_arn} ({why})"
+            ),
         ))
     };
     let policy = Policy::parse(trust_policy, PolicyKind::Trust)

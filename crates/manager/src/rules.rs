@@ -331,6 +331,35 @@ impl Invalid {
     }
 }
 
+/// A message for people with a stable key and the values it names, so that an interface can
+/// word it in another language (`Error::Conflict`, `Error::Forbidden`, `Error::TrustPolicy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// What happened as a stable key (`username_taken`…).
+    pub kind: &'static str,
+    /// The values the message names, in order (`{0}`, `{1}`… in a translation of `kind`).
+    pub args: Vec<String>,
+    /// The message in English: what is wrong and how to fix it.
+    pub text: String,
+}
+
+impl Message {
+    /// A message with its key and the values it names.
+    pub fn new(kind: &'static str, args: Vec<String>, text: impl Into<String>) -> Message {
+        Message {
+            kind,
+            args,
+            text: text.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// Checks JIT settings against the account's synced roles: 900 ≤ Duration ≤ 43200, every
 /// chosen role exists, and Duration ≤ each chosen role's MaxSessionDuration.
 pub fn check_jit_settings(duration: i64, roles: &[String], synced: &[RoleInfo]) -> Result<(), Invalid> {

@@ -870,7 +870,7 @@ async fn provisioning_is_a_durable_job_with_retry_and_history() {
         .await
         .expect_err("exists");
     assert!(
-        matches!(&e, Error::Conflict(m) if m.contains("import it")),
+        matches!(&e, Error::Conflict(m) if m.text.contains("import it")),
         "{e:?}"
     );
     assert!(w.manager.list_cloud_users(&w.admin).expect("list").is_empty());

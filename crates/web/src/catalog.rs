@@ -355,6 +355,111 @@ pub const EN: &[(&str, &str)] = &[
     ("perm_start_jit_sessions", "Users can start JIT sessions"),
     ("perm_view_recordings", "Users can view recordings"),
     ("perm_drop_sessions", "Users can drop sessions"),
+    // The manager's conflicts, refusals and trust-policy errors by kind (`Message::kind`).
+    (
+        "msg_needs_permission",
+        "{0} may not do this: it needs an administrator, or an access group with the permission \"{1}\"",
+    ),
+    (
+        "msg_admin_only_create_users",
+        "only administrators may create platform users: ask one",
+    ),
+    (
+        "msg_admin_only_delete_users",
+        "only administrators may delete platform users: ask one",
+    ),
+    (
+        "msg_admin_only_groups",
+        "only administrators may manage access groups: ask one",
+    ),
+    (
+        "msg_admin_only_audit",
+        "only administrators may read the audit trail: ask one",
+    ),
+    (
+        "msg_admin_only_jobs",
+        "only administrators may list jobs: ask one",
+    ),
+    (
+        "msg_admin_only_change_users",
+        "only administrators may change other users or the administrator flag",
+    ),
+    (
+        "msg_admin_only_see_users",
+        "only administrators may see other users",
+    ),
+    ("msg_username_taken", "username {0} is taken: choose another"),
+    (
+        "msg_delete_self",
+        "you cannot delete yourself: ask another administrator",
+    ),
+    (
+        "msg_user_owns_cloud_user",
+        "user {0} owns cloud IAM user {1} ({2}): delete it first",
+    ),
+    ("msg_group_exists", "access group {0} exists: choose another name"),
+    ("msg_account_exists", "account {0} exists: choose another name"),
+    (
+        "msg_account_has_users",
+        "account {0} still has cloud IAM user {1} ({2}): delete its users first",
+    ),
+    (
+        "msg_iam_user_exists",
+        "an IAM user named {0} already exists in account {1}: import it (it then cannot start sessions), or choose another name",
+    ),
+    (
+        "msg_cloud_user_exists",
+        "account {0} already has a cloud IAM user named {1}: choose another name",
+    ),
+    (
+        "msg_not_own_cloud_user",
+        "cloud IAM user {0} does not belong to {1}: sessions start only as one's own cloud IAM users",
+    ),
+    (
+        "msg_cloud_user_no_arn",
+        "cloud IAM user {0} has no ARN yet: wait for its provisioning",
+    ),
+    ("msg_session_already_ended", "session {0} already ended ({1})"),
+    (
+        "msg_iam_user_exists_not_ours",
+        "an IAM user named {0} already exists in account {1} and Porteiro did not create it: import it, or create the user with another name",
+    ),
+    (
+        "msg_trust_refuses",
+        "the trust policy of {0} does not allow {1}: add a statement with Effect Allow, Action {2}, Principal {1} ({3})",
+    ),
+    (
+        "msg_recording_key_altered",
+        "the stored recording key is not 32 bytes of hex: the store was altered",
+    ),
+    (
+        "msg_console_session_no_gateway",
+        "session {0} is a console session: only JIT sessions have gateway credentials",
+    ),
+    (
+        "msg_jit_session_ended",
+        "session {0} has ended: start a new one with `porteiro sessions start --kind jit`",
+    ),
+    (
+        "msg_session_before_gateway",
+        "session {0} was started before the gateway existed: start a new one",
+    ),
+    (
+        "msg_session_ended",
+        "session {0} has ended ({1}): start a new session",
+    ),
+    (
+        "msg_account_no_aws_id",
+        "account {0} has no AWS account id yet: check it (POST /api/v1/accounts/{1}/check)",
+    ),
+    (
+        "msg_no_console_password",
+        "cloud IAM user {0} has no console password in the vault (imported users cannot sign in through Porteiro)",
+    ),
+    (
+        "msg_jit_no_credentials",
+        "JIT session {0} has no credentials in the vault",
+    ),
     // The manager's validation errors by kind (`Invalid::kind`), `{0}`… its values.
     ("inv_person_name_empty", "is empty: give the person's name"),
     ("inv_admin_self", "you cannot remove your own administrator flag"),
@@ -812,6 +917,117 @@ pub const PT: &[(&str, &str)] = &[
     ("perm_start_jit_sessions", "Usuários podem começar sessões JIT"),
     ("perm_view_recordings", "Usuários podem ver gravações"),
     ("perm_drop_sessions", "Usuários podem derrubar sessões"),
+    // The manager's conflicts, refusals and trust-policy errors by kind (`Message::kind`).
+    (
+        "msg_needs_permission",
+        "{0} não pode fazer isto: é preciso ser administrador ou estar em um Grupo de acesso com a permissão \"{1}\"",
+    ),
+    (
+        "msg_admin_only_create_users",
+        "somente administradores podem criar usuários da plataforma: peça a um",
+    ),
+    (
+        "msg_admin_only_delete_users",
+        "somente administradores podem excluir usuários da plataforma: peça a um",
+    ),
+    (
+        "msg_admin_only_groups",
+        "somente administradores podem gerenciar grupos de acesso: peça a um",
+    ),
+    (
+        "msg_admin_only_audit",
+        "somente administradores podem ler a trilha de auditoria: peça a um",
+    ),
+    (
+        "msg_admin_only_jobs",
+        "somente administradores podem listar os trabalhos: peça a um",
+    ),
+    (
+        "msg_admin_only_change_users",
+        "somente administradores podem alterar outros usuários ou a opção de administrador",
+    ),
+    (
+        "msg_admin_only_see_users",
+        "somente administradores podem ver outros usuários",
+    ),
+    (
+        "msg_username_taken",
+        "o nome de usuário {0} já está em uso: escolha outro",
+    ),
+    (
+        "msg_delete_self",
+        "você não pode excluir a si mesmo: peça a outro administrador",
+    ),
+    (
+        "msg_user_owns_cloud_user",
+        "o usuário {0} é dono do usuário do Cloud IAM {1} ({2}): exclua-o primeiro",
+    ),
+    (
+        "msg_group_exists",
+        "o grupo de acesso {0} já existe: escolha outro nome",
+    ),
+    ("msg_account_exists", "a conta {0} já existe: escolha outro nome"),
+    (
+        "msg_account_has_users",
+        "a conta {0} ainda tem o usuário do Cloud IAM {1} ({2}): exclua os usuários dela primeiro",
+    ),
+    (
+        "msg_iam_user_exists",
+        "já existe um usuário IAM chamado {0} na conta {1}: importe-o (ele então não poderá iniciar sessões) ou escolha outro nome",
+    ),
+    (
+        "msg_cloud_user_exists",
+        "a conta {0} já tem um usuário do Cloud IAM chamado {1}: escolha outro nome",
+    ),
+    (
+        "msg_not_own_cloud_user",
+        "o usuário do Cloud IAM {0} não pertence a {1}: sessões só começam com os próprios usuários do Cloud IAM",
+    ),
+    (
+        "msg_cloud_user_no_arn",
+        "o usuário do Cloud IAM {0} ainda não tem ARN: aguarde o provisionamento",
+    ),
+    ("msg_session_already_ended", "a sessão {0} já terminou ({1})"),
+    (
+        "msg_iam_user_exists_not_ours",
+        "já existe um usuário IAM chamado {0} na conta {1} e o Porteiro não o criou: importe-o ou crie o usuário com outro nome",
+    ),
+    (
+        "msg_trust_refuses",
+        "a política de confiança de {0} não permite {1}: adicione uma declaração com Effect Allow, Action {2}, Principal {1} ({3})",
+    ),
+    (
+        "msg_recording_key_altered",
+        "a chave de gravação guardada não tem 32 bytes em hexadecimal: o armazenamento foi alterado",
+    ),
+    (
+        "msg_console_session_no_gateway",
+        "a sessão {0} é uma sessão de console: só sessões JIT têm credenciais do gateway",
+    ),
+    (
+        "msg_jit_session_ended",
+        "a sessão {0} terminou: inicie outra com `porteiro sessions start --kind jit`",
+    ),
+    (
+        "msg_session_before_gateway",
+        "a sessão {0} começou antes de o gateway existir: inicie outra",
+    ),
+    (
+        "msg_session_ended",
+        "a sessão {0} terminou ({1}): inicie uma nova sessão",
+    ),
+    (
+        "msg_account_no_aws_id",
+        "a conta {0} ainda não tem o ID da conta AWS: verifique-a (POST /api/v1/accounts/{1}/check)",
+    ),
+    (
+        "msg_no_console_password",
+        "o usuário do Cloud IAM {0} não tem senha de console no cofre (usuários importados não podem entrar pelo Porteiro)",
+    ),
+    (
+        "msg_jit_no_credentials",
+        "a sessão JIT {0} não tem credenciais no cofre",
+    ),
     // The manager's validation errors by kind (`Invalid::kind`), `{0}`… its values.
     ("inv_person_name_empty", "está vazio: informe o nome da pessoa"),
     (

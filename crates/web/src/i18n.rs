@@ -11,7 +11,7 @@ use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Request, Response};
 use porteiro_manager::Error;
 use porteiro_manager::model::Permission;
-use porteiro_manager::rules::{Invalid, Unmet};
+use porteiro_manager::rules::{Invalid, Message, Unmet};
 
 use crate::form::{Form, cookie};
 use crate::html::{self, Problems};
@@ -217,6 +217,34 @@ pub fn invalid_text(lang: Lang, i: &Invalid) -> String {
     }
 }
 
+/// A conflict, refusal or trust-policy message of the manager in `lang`: its kind's template
+/// filled with its values (permissions and session states in words); the manager's English
+/// text when the catalogue lacks the kind.
+pub fn message_text(lang: Lang, m: &Message) -> String {
+    if lang == Lang::En || m.kind.is_empty() {
+        return m.text.clone();
+    }
+    let Some(template) = lang.lookup(&format!("msg_{}", m.kind)) else {
+        return m.text.clone();
+    };
+    let args: Vec<String> = m
+        .args
+        .iter()
+        .enumerate()
+        .map(|(n, a)| match (m.kind, n) {
+            ("needs_permission", 1) => Permission::parse(a)
+                .map(|p| lang.permission(p).to_string())
+                .unwrap_or_else(|| a.clone()),
+            ("session_already_ended" | "session_ended", 1) => lang
+                .lookup(&format!("ss_{}", a.to_ascii_lowercase()))
+                .map(str::to_string)
+                .unwrap_or_else(|| a.clone()),
+            _ => a.clone(),
+        })
+        .collect();
+    fill(template, &args)
+}
+
 /// "KIND ID does not exist" in `lang`, the kind in words (the manager's own when the
 /// catalogue lacks it).
 pub fn not_found_text(lang: Lang, kind: &str, id: &str) -> String {
@@ -231,6 +259,16 @@ fn fill(template: &str, args: &[String]) -> String {
         out = out.replace(&format!("{{{n}}}"), a);
     }
     out
+}
+
+/// The manager's error as one sentence in `lang` (for pages that show it alone).
+pub fn error_text(lang: Lang, err: &Error) -> String {
+    let p = problems(lang, "", err);
+    p.general
+        .into_iter()
+        .chain(p.fields.into_values().flatten())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The manager's error as problems of `form`: field errors beside their field, requirements
@@ -257,14 +295,21 @@ pub fn problems(lang: Lang, form: &str, err: &Error) -> Problems {
                 }
             }
         }
-        Error::Forbidden(m) => p.general.push(format!("{} {m}", lang.t("err_forbidden"))),
+        Error::Forbidden(m) => {
+            p.general
+                .push(format!("{} {}", lang.t("err_forbidden"), message_text(lang, m)))
+        }
         Error::NotFound { kind, id } => p.general.push(format!(
             "{} {}",
             lang.t("err_not_found"),
             not_found_text(lang, kind, id)
         )),
-        Error::Conflict(m) => p.general.push(format!("{} {m}", lang.t("err_conflict"))),
-        Error::TrustPolicy(m) => p.general.push(format!("{} {m}", lang.t("err_trust"))),
+        Error::Conflict(m) => p
+            .general
+            .push(format!("{} {}", lang.t("err_conflict"), message_text(lang, m))),
+        Error::TrustPolicy(m) => p
+            .general
+            .push(format!("{} {}", lang.t("err_trust"), message_text(lang, m))),
         Error::Cloud(_) => p.general.push(format!("{} {err}", lang.t("err_cloud"))),
         Error::Unauthenticated(_) => p.general.push(lang.t("signin_expired").to_string()),
         Error::Store(_) | Error::Vault(_) => p.general.push(format!("{} {err}", lang.t("err_internal"))),
@@ -377,6 +422,110 @@ mod tests {
             }
         }
         kinds
+    }
+
+    /// The kinds of `Message::new("KIND", …)` in the manager's sources.
+    fn manager_message_kinds() -> BTreeSet<String> {
+        let sources = [
+            include_str!("../../manager/src/manager.rs"),
+            include_str!("../../manager/src/gateway.rs"),
+            include_str!("../../manager/src/manager/console_access.rs"),
+        ];
+        let mut kinds = BTreeSet::new();
+        for src in sources {
+            for part in src.split("Message::new(").skip(1) {
+                let Some(kind) = part.trim_start().strip_prefix('"') else {
+                    // `Message::new(kind, …)` inside require_admin: its callers name the kind.
+                    continue;
+                };
+                kinds.insert(kind.split('"').next().unwrap_or("").to_string());
+            }
+            for part in src.split("self.require_admin(actor, \"").skip(1) {
+                kinds.insert(part.split('"').next().unwrap_or("").to_string());
+            }
+        }
+        kinds
+    }
+
+    #[test]
+    fn every_conflict_and_refusal_of_the_manager_has_both_languages() {
+        let kinds = manager_message_kinds();
+        assert!(
+            kinds.len() >= 25,
+            "only {} kinds found: is the scan broken? {kinds:?}",
+            kinds.len()
+        );
+        for kind in &kinds {
+            let key = format!("msg_{kind}");
+            assert!(Lang::En.lookup(&key).is_some(), "{key} is missing in English");
+            assert!(Lang::Pt.lookup(&key).is_some(), "{key} is missing in pt-BR");
+        }
+        for (k, _) in catalog::EN {
+            if let Some(kind) = k.strip_prefix("msg_") {
+                assert!(kinds.contains(kind), "{k} is not a kind the manager gives");
+            }
+        }
+        // Every value a message names appears in its translation.
+        for (k, en) in catalog::EN {
+            if k.starts_with("msg_") {
+                let pt = Lang::Pt.t(k);
+                for n in 0..4 {
+                    let slot = format!("{{{n}}}");
+                    assert_eq!(en.contains(&slot), pt.contains(&slot), "{k}: {slot}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn conflicts_and_refusals_are_worded_in_portuguese_with_their_values() {
+        let m = Message::new(
+            "needs_permission",
+            vec!["ana".into(), "start_jit_sessions".into()],
+            "ana may not do this: it needs an administrator, or an access group with the permission \"Users can start JIT sessions\"",
+        );
+        assert_eq!(message_text(Lang::En, &m), m.text);
+        let pt = message_text(Lang::Pt, &m);
+        assert!(pt.starts_with("ana não pode fazer isto"), "{pt}");
+        assert!(
+            pt.contains(Lang::Pt.permission(Permission::StartJitSessions)),
+            "{pt}"
+        );
+        let ended = Message::new(
+            "session_ended",
+            vec!["ps-1".into(), "Expired".into()],
+            "session ps-1 has ended (Expired): start a new session",
+        );
+        assert_eq!(
+            message_text(Lang::Pt, &ended),
+            format!(
+                "a sessão ps-1 terminou ({}): inicie uma nova sessão",
+                Lang::Pt.t("ss_expired")
+            )
+        );
+        let p = problems(
+            Lang::Pt,
+            "f",
+            &Error::Conflict(Message::new(
+                "username_taken",
+                vec!["ana".into()],
+                "username ana is taken: choose another",
+            )),
+        );
+        assert_eq!(
+            p.general,
+            vec![format!(
+                "{} o nome de usuário ana já está em uso: escolha outro",
+                Lang::Pt.t("err_conflict")
+            )]
+        );
+        // A message without a kind keeps the manager's words.
+        let plain = Message::new("", vec![], "something else");
+        assert_eq!(message_text(Lang::Pt, &plain), "something else");
+        assert_eq!(
+            error_text(Lang::Pt, &Error::Forbidden(plain)),
+            format!("{} something else", Lang::Pt.t("err_forbidden"))
+        );
     }
 
     #[test]

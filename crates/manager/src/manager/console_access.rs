@@ -72,25 +72,34 @@ impl Manager {
     pub fn console_sign_in(&self, id: &str) -> Result<ConsoleSignIn> {
         let s: Session = self.get("session", id)?;
         if s.status != SessionStatus::Active || self.now() >= s.expires_at {
-            return Err(Error::Conflict(format!(
-                "session {id} has ended ({:?}): start a new session",
-                s.status
+            return Err(Error::Conflict(Message::new(
+                "session_ended",
+                vec![id.to_string(), format!("{:?}", s.status)],
+                format!("session {id} has ended ({:?}): start a new session", s.status),
             )));
         }
         let account: CloudAccount = self.get("account", &s.account_id)?;
         let aws_account_id = account.aws_account_id.clone().ok_or_else(|| {
-            Error::Conflict(format!(
-                "account {} has no AWS account id yet: check it (POST /api/v1/accounts/{}/check)",
-                account.name, account.id
+            Error::Conflict(Message::new(
+                "account_no_aws_id",
+                vec![account.name.clone(), account.id.clone()],
+                format!(
+                    "account {} has no AWS account id yet: check it (POST /api/v1/accounts/{}/check)",
+                    account.name, account.id
+                ),
             ))
         })?;
         let (method, principal) = match s.kind {
             SessionKind::Console => {
                 let cu: CloudUser = self.get("cloud_user", &s.cloud_user_id)?;
                 let sealed = cu.password.as_ref().ok_or_else(|| {
-                    Error::Conflict(format!(
-                        "cloud IAM user {} has no console password in the vault (imported users cannot sign in through Porteiro)",
-                        cu.name
+                    Error::Conflict(Message::new(
+                        "no_console_password",
+                        vec![cu.name.clone()],
+                        format!(
+                            "cloud IAM user {} has no console password in the vault (imported users cannot sign in through Porteiro)",
+                            cu.name
+                        ),
                     ))
                 })?;
                 (
@@ -103,7 +112,11 @@ impl Manager {
             }
             SessionKind::Jit => {
                 let c = s.credentials.as_ref().ok_or_else(|| {
-                    Error::Conflict(format!("JIT session {id} has no credentials in the vault"))
+                    Error::Conflict(Message::new(
+                        "jit_no_credentials",
+                        vec![id.to_string()],
+                        format!("JIT session {id} has no credentials in the vault"),
+                    ))
                 })?;
                 (
                     ConsoleSignInMethod::Federation {

@@ -229,7 +229,8 @@ fn recording_id(c: &Ctx<'_>, id: &str) -> Result<(Arc<dyn RecordingStore>, Sessi
         ));
     }
     // The session must be one the actor may see.
-    c.m.get_session(&c.actor, id).map_err(|e| e.to_string())?;
+    c.m.get_session(&c.actor, id)
+        .map_err(|e| crate::i18n::error_text(c.lang, &e))?;
     let store = store(c).ok_or_else(|| c.t("no_recording").to_string())?;
     let sid = SessionId::new(id).map_err(|e| e.to_string())?;
     if !store.list().map_err(|e| e.to_string())?.contains(&sid) {
