@@ -23,7 +23,8 @@
 //                      session's page say "You have been disconnected"), local times in the
 //                      browser's time zone, Portuguese (with its own expiry), CSRF, sign-out.
 //                      `audit`: replay and verify of the recorder's recordings of what ana did,
-//                      and export.
+//                      and export. `tamper`: after the wrapper changed one byte of the stored
+//                      console recording (line WEB_TAMPERED_LINE), Verify says Broken there.
 //   WEB_SCREENSHOTS    optional: a directory to write docs screenshots (web-*.png) to
 //   CHROMIUM           optional: the browser (default /usr/bin/chromium)
 
@@ -652,5 +653,21 @@ if (PHASE === 'audit') {
     await shot(admin, 'replay-console');
     await through(admin, () => admin.getByRole('link', { name: 'Verify' }).click());
     assert.match(await admin.locator('#verdict').textContent(), /^Verified/);
+  });
+}
+
+if (PHASE === 'tamper') {
+  test('one byte changed in a stored recording: Verify names the changed event', async () => {
+    const line = process.env.WEB_TAMPERED_LINE;
+    assert.ok(line, 'WEB_TAMPERED_LINE is set by the test wrapper');
+    const admin = await newPage('en-US', TIME_ZONE);
+    await signIn(admin, 'admin', ADMIN_PASSWORD);
+    await admin.goto(`${BASE}/pam/sessions?kind=console&user=ana&status=expired`);
+    const consoleRow = admin.locator('tbody tr').first();
+    await through(admin, () => consoleRow.getByRole('link', { name: 'Replay' }).click());
+    await through(admin, () => admin.getByRole('link', { name: 'Verify' }).click());
+    const verdict = await admin.locator('#verdict').textContent();
+    assert.match(verdict, new RegExp(`^Broken: event seq \\d+ \\(line ${line}\\): the event was changed`));
+    await shot(admin, 'verify-broken');
   });
 }

@@ -22,6 +22,8 @@
 //! 4. `audit`: an auditor replays and verifies the recorder's own recordings of what ana did
 //!    (the CLI's calls; the console pages), and exports one, from PAM Core ➔ Access Control ➔
 //!    Remote Sessions.
+//! 5. `tamper`: this test changes one byte of the stored console recording; the auditor's Verify
+//!    then says Broken at that event's line.
 //!
 //! Needs `node` (20 or later), Chromium (`/usr/bin/chromium`, or `CHROMIUM`),
 //! `tests/browser/node_modules` (`npm ci` there) and the `aws` CLI (`AWS_CLI`, else on the
@@ -178,6 +180,8 @@ struct Server {
     port: u16,
     cloud_port: u16,
     log: PathBuf,
+    /// Its data directory (recordings under `recordings/`).
+    data: PathBuf,
     /// The server's test-only clock offset (seconds), which the browser tests move.
     clock_file: PathBuf,
 }
@@ -216,6 +220,7 @@ impl Server {
                 port,
                 cloud_port,
                 log,
+                data,
                 clock_file,
             };
             if server.wait_ready() {
@@ -410,4 +415,44 @@ fn the_web_ui_set_up_and_used_in_headless_chromium_in_english_and_portuguese() {
     // The audit phase replays and verifies the recorder's own recordings of what ana did.
     let audited = run_node("audit", &envs, dir.path());
     check(&audited, "audit", 1, &server);
+
+    // One byte changed in the stored console recording: the auditor's Verify names that event.
+    let line = tamper_with_console_recording(&server.data.join("recordings"));
+    envs.push(("WEB_TAMPERED_LINE", line.to_string()));
+    let tampered = run_node("tamper", &envs, dir.path());
+    check(&tampered, "tamper", 1, &server);
+}
+
+/// Changes one byte of the page ana saw at /console/iam/roles in her console session's stored
+/// recording ("IAM roles" becomes "IAM rolez"); returns the line of `events.jsonl` changed.
+fn tamper_with_console_recording(recordings: &Path) -> usize {
+    let entries = std::fs::read_dir(recordings).expect("the recordings directory");
+    for entry in entries {
+        let events = entry.expect("a recording").path().join("events.jsonl");
+        let Ok(text) = std::fs::read_to_string(&events) else {
+            continue;
+        };
+        if !(text.contains(r#""sessionKind":"console""#) && text.contains(r#""user":"ana""#)) {
+            continue;
+        }
+        let Some((n, line)) = text
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains("/console/iam/roles") && l.contains("IAM roles"))
+        else {
+            continue;
+        };
+        let changed = line.replacen("IAM roles", "IAM rolez", 1);
+        let mut out: Vec<&str> = text.lines().collect();
+        out[n] = &changed;
+        let mut tampered = out.join("\n");
+        tampered.push('\n');
+        assert_eq!(tampered.len(), text.len(), "one byte changed, not the length");
+        std::fs::write(&events, tampered).expect("rewrite events.jsonl");
+        return n + 1;
+    }
+    panic!(
+        "no console recording of ana with the IAM roles page under {}",
+        recordings.display()
+    );
 }
