@@ -51,9 +51,9 @@ use hyper::{Method, Request, Response, StatusCode};
 use porteiro_manager::gateway::SessionObserver;
 use porteiro_manager::manager::{ConsoleSignIn, ConsoleSignInMethod, SessionView};
 use porteiro_manager::model::{Sealed, SessionKind, SessionStatus};
-use serde::{Deserialize, Serialize};
 use porteiro_manager::{Actor, Manager};
 use porteiro_recording::{ConsoleExchange, EventKind, Html, Note};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::Digest;
 
@@ -505,11 +505,14 @@ impl ConsoleGateway {
     fn keep_live(&self, live: &Live) {
         live.dirty.store(false, Ordering::SeqCst);
         let sealed = (|| -> Result<KeptLive, String> {
-            let jar = serde_json::to_string(&*live.jar.lock().map_err(|_| "poisoned")?).map_err(|e| e.to_string())?;
-            let secrets =
-                serde_json::to_string(&*live.secrets.lock().map_err(|_| "poisoned")?).map_err(|e| e.to_string())?;
+            let jar = serde_json::to_string(&*live.jar.lock().map_err(|_| "poisoned")?)
+                .map_err(|e| e.to_string())?;
+            let secrets = serde_json::to_string(&*live.secrets.lock().map_err(|_| "poisoned")?)
+                .map_err(|e| e.to_string())?;
             let (proxied, region) = match &live.target {
-                Target::Proxied { base, authority, .. } => (Some((base.clone(), authority.clone())), String::new()),
+                Target::Proxied { base, authority, .. } => {
+                    (Some((base.clone(), authority.clone())), String::new())
+                }
                 Target::Aws { region } => (None, region.clone()),
             };
             Ok(KeptLive {
@@ -539,7 +542,10 @@ impl ConsoleGateway {
         if let Some(l) = self.live(&session.id) {
             return Some(l);
         }
-        let k = self.manager.kept_state::<KeptLive>(LIVE_KIND, &session.id).ok()??;
+        let k = self
+            .manager
+            .kept_state::<KeptLive>(LIVE_KIND, &session.id)
+            .ok()??;
         let live = self.unseal_live(&session.id, k)?;
         let mut state = self.state.lock().ok()?;
         Some(state.live.entry(session.id.clone()).or_insert(live).clone())
@@ -1776,10 +1782,20 @@ mod tests {
             HeaderValue::from_static("porteiro_signin=abcdef0123456789; Path=/"),
         );
         live.store_cookies(&h);
-        assert!(live.dirty.swap(false, Ordering::SeqCst), "a new cookie is to be kept");
+        assert!(
+            live.dirty.swap(false, Ordering::SeqCst),
+            "a new cookie is to be kept"
+        );
         live.store_cookies(&h);
-        assert!(!live.dirty.load(Ordering::SeqCst), "the same cookies again change nothing");
-        assert_eq!(live.secrets.lock().map(|s| s.len()).unwrap_or(0), 2, "each secret once");
+        assert!(
+            !live.dirty.load(Ordering::SeqCst),
+            "the same cookies again change nothing"
+        );
+        assert_eq!(
+            live.secrets.lock().map(|s| s.len()).unwrap_or(0),
+            2,
+            "each secret once"
+        );
         assert_eq!(
             live.cookie_header().as_deref(),
             Some("porteiro_console=c0ffee0123456789; porteiro_signin=abcdef0123456789")

@@ -395,9 +395,8 @@ impl Store for PostgresStore {
     fn get_state(&self, kind: &str, id: &str, now: i64) -> Result<Option<String>, StoreError> {
         let (kind, id) = (kind.to_string(), id.to_string());
         self.call(move |w| {
-            let (c, st) = w.prepared(
-                "SELECT body FROM runtime_state WHERE kind = $1 AND id = $2 AND expires > $3",
-            )?;
+            let (c, st) =
+                w.prepared("SELECT body FROM runtime_state WHERE kind = $1 AND id = $2 AND expires > $3")?;
             let row = c.query_opt(&st, &[&kind, &id, &now]).map_err(pg_err)?;
             Ok(row.map(|r| r.get(0)))
         })

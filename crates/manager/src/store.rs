@@ -423,8 +423,8 @@ impl Store for SqliteStore {
 
     fn list_state(&self, kind: &str, now: i64) -> Result<Vec<(String, String)>, StoreError> {
         let conn = self.conn()?;
-        let mut st = conn
-            .prepare("SELECT id, body FROM runtime_state WHERE kind = ?1 AND expires > ?2 ORDER BY id")?;
+        let mut st =
+            conn.prepare("SELECT id, body FROM runtime_state WHERE kind = ?1 AND expires > ?2 ORDER BY id")?;
         let rows = st.query_map(params![kind, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<Vec<(String, String)>, _>>()?)
     }
@@ -582,18 +582,24 @@ pub mod conformance {
     pub fn runtime_state_expires_and_is_taken_once(s: &dyn Store) {
         s.put_state("web.session", "h-1", 100, "one").expect("put");
         s.put_state("web.session", "h-2", 50, "two").expect("put");
-        s.put_state("console.browser", "h-1", 100, "browser").expect("put");
+        s.put_state("console.browser", "h-1", 100, "browser")
+            .expect("put");
         assert_eq!(
             s.get_state("web.session", "h-1", 99).expect("get").as_deref(),
             Some("one")
         );
-        assert_eq!(s.get_state("web.session", "h-1", 100).expect("get"), None, "expired at its deadline");
+        assert_eq!(
+            s.get_state("web.session", "h-1", 100).expect("get"),
+            None,
+            "expired at its deadline"
+        );
         assert_eq!(
             s.get_state("console.browser", "h-1", 0).expect("get").as_deref(),
             Some("browser"),
             "kinds are apart"
         );
-        s.put_state("web.session", "h-1", 200, "one again").expect("replace");
+        s.put_state("web.session", "h-1", 200, "one again")
+            .expect("replace");
         assert_eq!(
             s.get_state("web.session", "h-1", 150).expect("get").as_deref(),
             Some("one again")
@@ -607,7 +613,10 @@ pub mod conformance {
         );
         assert_eq!(s.list_state("web.session", 60).expect("list").len(), 1);
         assert!(s.delete_state("console.browser", "h-1").expect("delete"));
-        assert!(!s.delete_state("console.browser", "h-1").expect("delete"), "taken once");
+        assert!(
+            !s.delete_state("console.browser", "h-1").expect("delete"),
+            "taken once"
+        );
         assert_eq!(s.purge_state(60).expect("purge"), 1, "only h-2 had expired");
         assert_eq!(s.list_state("web.session", 0).expect("list").len(), 1);
         assert_eq!(s.get_state("web.session", "h-2", 0).expect("get"), None, "purged");
@@ -691,7 +700,10 @@ mod tests {
         s.put_state("web.session", "h", 10, "x").expect("state");
         drop(s);
         let s = SqliteStore::open(&path).expect("reopen");
-        assert_eq!(s.get_state("web.session", "h", 0).expect("get").as_deref(), Some("x"));
+        assert_eq!(
+            s.get_state("web.session", "h", 0).expect("get").as_deref(),
+            Some("x")
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -325,7 +325,8 @@ impl Web {
             .and_then(|token| Ok((token, self.manager.seal_state(&s.csrf)?)));
         let result = sealed.and_then(|(token, csrf)| {
             // Valid while now - last_seen <= idle and now - created <= absolute.
-            let expires = (s.last_seen + self.config.idle_seconds).min(s.created + self.config.absolute_seconds) + 1;
+            let expires =
+                (s.last_seen + self.config.idle_seconds).min(s.created + self.config.absolute_seconds) + 1;
             self.manager.keep_state(
                 STATE_KIND,
                 sid,
@@ -448,10 +449,11 @@ pub(crate) fn context<'a>(
         } else {
             None
         };
-        let to_keep = (why.is_none() && (flash.is_some() || s.last_seen - s.kept_seen >= write_every)).then(|| {
-            s.kept_seen = s.last_seen;
-            s.clone()
-        });
+        let to_keep =
+            (why.is_none() && (flash.is_some() || s.last_seen - s.kept_seen >= write_every)).then(|| {
+                s.kept_seen = s.last_seen;
+                s.clone()
+            });
         (s.token.clone(), s.csrf.clone(), flash, why, to_keep)
     };
     if let Some(why) = why {

@@ -94,8 +94,17 @@ async fn a_sign_in_survives_a_restart_with_its_deadlines() {
         location.as_deref().is_some_and(|l| l.starts_with("/signin")),
         "{location:?}"
     );
-    assert!(store.list_state("web.session", manager.now()).expect("rows").is_empty());
-    assert_eq!(manager.purge_state().expect("purge"), 1, "the expired row is purged");
+    assert!(
+        store
+            .list_state("web.session", manager.now())
+            .expect("rows")
+            .is_empty()
+    );
+    assert_eq!(
+        manager.purge_state().expect("purge"),
+        1,
+        "the expired row is purged"
+    );
 
     // A sign-out on one instance ends the sign-in on another (its cache notwithstanding).
     let mut jar = Jar::default();
@@ -116,7 +125,8 @@ async fn a_sign_in_survives_a_restart_with_its_deadlines() {
     assert_eq!(status, StatusCode::OK);
     let token = csrf(&page);
     let signed_in = jar.0.clone();
-    let (status, location, _, _) = send(&a, &mut jar, "POST", "/signout", &format!("csrf={token}"), &[]).await;
+    let (status, location, _, _) =
+        send(&a, &mut jar, "POST", "/signout", &format!("csrf={token}"), &[]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location.as_deref(), Some("/signin?why=out"));
     let mut old = Jar(signed_in);

@@ -106,14 +106,20 @@ mod tests {
         let raw = store.get_state("web.session", "h", 0).expect("raw").expect("row");
         assert!(!raw.contains("the-manager-token"), "sealed at rest: {raw}");
         let back: Row = m.kept_state("web.session", "h").expect("read").expect("row");
-        assert_eq!(m.open_state(&back.token).expect("open").expose(), "the-manager-token");
+        assert_eq!(
+            m.open_state(&back.token).expect("open").expose(),
+            "the-manager-token"
+        );
         assert_eq!(m.kept_states::<Row>("web.session").expect("list").len(), 1);
         // A row that does not read back is dropped.
         store.put_state("web.session", "bad", 2000, "{").expect("put");
         assert!(m.kept_state::<Row>("web.session", "bad").expect("read").is_none());
         assert!(!m.forget_state("web.session", "bad").expect("gone"));
         clock.0.store(1010, std::sync::atomic::Ordering::SeqCst);
-        assert!(m.kept_state::<Row>("web.session", "h").expect("read").is_none(), "expired");
+        assert!(
+            m.kept_state::<Row>("web.session", "h").expect("read").is_none(),
+            "expired"
+        );
         assert_eq!(m.purge_state().expect("purge"), 1);
     }
 }

@@ -53,7 +53,8 @@ fn dechunk(body: &[u8]) -> Vec<u8> {
 /// One HTTP/1.1 request to `addr` (`host:port`), the connection closed after the answer.
 pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
     let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -102,7 +103,11 @@ pub fn get_with_cookie(addr: &str, path: &str, cookie: &str) -> Answer {
         addr,
         "GET",
         path,
-        &[("Accept", "text/html"), ("User-Agent", "porteiro-e2e"), ("Cookie", &cookie)],
+        &[
+            ("Accept", "text/html"),
+            ("User-Agent", "porteiro-e2e"),
+            ("Cookie", &cookie),
+        ],
         "",
     )
 }

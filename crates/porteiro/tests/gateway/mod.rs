@@ -50,7 +50,10 @@ fn spawn(dir: &Path, offset_file: &Path, api: &str, cloud: &str, gateway: &str) 
         .expect("porteiro serve starts");
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(api).is_err() {
-        assert!(Instant::now() < deadline, "porteiro serve did not listen on {api}");
+        assert!(
+            Instant::now() < deadline,
+            "porteiro serve did not listen on {api}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     child
@@ -116,7 +119,13 @@ impl Porteiro {
         let status = self.child.wait().expect("wait");
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status:?}");
-        self.child = spawn(&self.dir, &self.offset_file, &self.api, &self.cloud, &self.gateway);
+        self.child = spawn(
+            &self.dir,
+            &self.offset_file,
+            &self.api,
+            &self.cloud,
+            &self.gateway,
+        );
     }
 
     /// One API request; the status and the JSON body.
