@@ -21,6 +21,13 @@
 //!   expiry answers "You have been disconnected" (session, reason, time), and the cloud
 //!   console session is signed out — at once on a drop or an end the manager reports, and
 //!   within 250 ms of the expiry by the watcher otherwise.
+//! - **Restarts.** What a browser needs survives a restart of Porteiro (and is seen by a second
+//!   Porteiro over the same PostgreSQL store): one-time launches, the browsers bound to a
+//!   session (under the SHA-256 of their cookie) and each open console (the cloud's cookie jar
+//!   and the secrets to scrub, sealed with the vault) are kept in the manager's store
+//!   (`runtime_state`, kinds `console.launch`, `console.browser`, `console.live`), with a
+//!   cache in memory in front. After a restart the same cookie keeps using the console without
+//!   a new launch; its recording continues as `ID.1` ([`crate::recorder`]).
 //! - **Real AWS.** An account without an endpoint is on AWS, whose console cannot be proxied:
 //!   a JIT console session is handed over with a `302` to AWS's federation login URL
 //!   ([`aws`]); the page before says plainly what is not captured.
@@ -43,13 +50,14 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use porteiro_manager::gateway::SessionObserver;
 use porteiro_manager::manager::{ConsoleSignIn, ConsoleSignInMethod, SessionView};
-use porteiro_manager::model::{SessionKind, SessionStatus};
+use porteiro_manager::model::{Sealed, SessionKind, SessionStatus};
 use porteiro_manager::{Actor, Manager};
 use porteiro_recording::{ConsoleExchange, EventKind, Html, Note};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::Digest;
 
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, SessionInfo};
 use rewrite::Rewriter;
 
 /// The browser's cookie: bound to one session and one Porteiro user.
@@ -62,6 +70,15 @@ pub const MAX_CONSOLE_BODY: usize = 8 * 1024 * 1024;
 pub const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 /// How long one request to the cloud may take.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+/// The store's kinds of the gateway's state (see the module's documentation).
+pub const LAUNCH_KIND: &str = "console.launch";
+/// Browsers bound to a session.
+pub const BROWSER_KIND: &str = "console.browser";
+/// Open consoles (cookie jar and secrets sealed).
+pub const LIVE_KIND: &str = "console.live";
+/// How long after a session's expiry its browsers and console stay in the store (seconds):
+/// long enough to tell a browser "You have been disconnected" after a restart.
+const KEEP_AFTER_EXPIRY: i64 = 3600;
 
 /// What went wrong talking to the cloud console.
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +152,7 @@ pub enum LaunchRefused {
 }
 
 /// A one-time launch URL, before it is used.
+#[derive(Serialize, Deserialize)]
 struct Launch {
     session_id: String,
     user_id: String,
@@ -142,6 +160,7 @@ struct Launch {
 }
 
 /// A browser allowed into a session.
+#[derive(Clone, Serialize, Deserialize)]
 struct Browser {
     session_id: String,
     user_id: String,
@@ -169,6 +188,25 @@ struct Live {
     secrets: Mutex<Vec<String>>,
     /// Set once the session ended and the cloud console was signed out.
     closed: AtomicBool,
+    /// The jar or the secrets changed since the store last had them.
+    dirty: AtomicBool,
+    /// This process has continued the session's recording (the recorder's `open`).
+    recording: AtomicBool,
+    /// Until when the store keeps it.
+    keep_until: i64,
+}
+
+/// An open console as the store keeps it: the jar and the secrets sealed.
+#[derive(Serialize, Deserialize)]
+struct KeptLive {
+    /// `Some((base, authority))` for a proxied cloud.
+    proxied: Option<(String, String)>,
+    /// The region (real AWS).
+    region: String,
+    /// The jar, as JSON, sealed.
+    jar: Sealed,
+    /// The secrets to scrub, as JSON, sealed.
+    secrets: Sealed,
 }
 
 impl Live {
@@ -201,10 +239,15 @@ impl Live {
                     p == "max-age=0" || p.starts_with("max-age=-")
                 });
             if gone {
-                jar.remove(name);
-            } else {
+                if jar.remove(name).is_some() {
+                    self.dirty.store(true, Ordering::SeqCst);
+                }
+            } else if jar.get(name).map(String::as_str) != Some(value) {
                 jar.insert(name.to_string(), value.to_string());
-                if let Some(s) = secrets.as_mut() {
+                self.dirty.store(true, Ordering::SeqCst);
+                if let Some(s) = secrets.as_mut()
+                    && !s.iter().any(|k| k == value)
+                {
                     s.push(value.to_string());
                 }
             }
@@ -212,8 +255,11 @@ impl Live {
     }
 
     fn add_secret(&self, secret: &str) {
-        if let Ok(mut s) = self.secrets.lock() {
+        if let Ok(mut s) = self.secrets.lock()
+            && !s.iter().any(|k| k == secret)
+        {
             s.push(secret.to_string());
+            self.dirty.store(true, Ordering::SeqCst);
         }
     }
 
@@ -225,7 +271,6 @@ impl Live {
 
 #[derive(Default)]
 struct State {
-    launches: HashMap<String, Launch>,
     browsers: HashMap<String, Browser>,
     live: HashMap<String, Arc<Live>>,
 }
@@ -402,7 +447,144 @@ impl ConsoleGateway {
             me: std::sync::OnceLock::new(),
         });
         let _ = gw.me.set(Arc::downgrade(&gw));
+        gw.restore_all();
         gw
+    }
+
+    /// Loads the consoles the store keeps (open before a restart), so that the watcher signs
+    /// out those whose session ended meanwhile.
+    fn restore_all(&self) {
+        let kept = match self.manager.kept_states::<KeptLive>(LIVE_KIND) {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("porteiro: console gateway: cannot read the kept consoles: {e}");
+                return;
+            }
+        };
+        for (id, k) in kept {
+            if let Some(live) = self.unseal_live(&id, k)
+                && let Ok(mut state) = self.state.lock()
+            {
+                state.live.entry(id).or_insert(live);
+            }
+        }
+    }
+
+    fn unseal_live(&self, id: &str, k: KeptLive) -> Option<Arc<Live>> {
+        let open = |s: &Sealed| self.manager.open_state(s).ok();
+        let (Some(jar), Some(secrets)) = (open(&k.jar), open(&k.secrets)) else {
+            eprintln!(
+                "porteiro: console gateway: the kept console of session {id} does not open with this master key: it is dropped"
+            );
+            let _ = self.manager.forget_state(LIVE_KIND, id);
+            return None;
+        };
+        let jar: BTreeMap<String, String> = serde_json::from_str(jar.expose()).ok()?;
+        let secrets: Vec<String> = serde_json::from_str(secrets.expose()).ok()?;
+        let target = match k.proxied {
+            Some((base, authority)) => Target::Proxied {
+                rewriter: Rewriter::new(id, &authority),
+                base,
+                authority,
+            },
+            None => Target::Aws { region: k.region },
+        };
+        Some(Arc::new(Live {
+            session_id: id.to_string(),
+            target,
+            jar: Mutex::new(jar),
+            secrets: Mutex::new(secrets),
+            closed: AtomicBool::new(false),
+            dirty: AtomicBool::new(false),
+            recording: AtomicBool::new(false),
+            keep_until: 0,
+        }))
+    }
+
+    /// Writes a console's jar and secrets (sealed) to the store.
+    fn keep_live(&self, live: &Live) {
+        live.dirty.store(false, Ordering::SeqCst);
+        let sealed = (|| -> Result<KeptLive, String> {
+            let jar = serde_json::to_string(&*live.jar.lock().map_err(|_| "poisoned")?)
+                .map_err(|e| e.to_string())?;
+            let secrets = serde_json::to_string(&*live.secrets.lock().map_err(|_| "poisoned")?)
+                .map_err(|e| e.to_string())?;
+            let (proxied, region) = match &live.target {
+                Target::Proxied { base, authority, .. } => {
+                    (Some((base.clone(), authority.clone())), String::new())
+                }
+                Target::Aws { region } => (None, region.clone()),
+            };
+            Ok(KeptLive {
+                proxied,
+                region,
+                jar: self.manager.seal_state(&jar).map_err(|e| e.to_string())?,
+                secrets: self.manager.seal_state(&secrets).map_err(|e| e.to_string())?,
+            })
+        })();
+        let result = sealed.and_then(|k| {
+            self.manager
+                .keep_state(LIVE_KIND, &live.session_id, live.keep_until, &k)
+                .map_err(|e| e.to_string())
+        });
+        if let Err(e) = result {
+            live.dirty.store(true, Ordering::SeqCst);
+            eprintln!(
+                "porteiro: console gateway: cannot keep the console of session {} in the store: {e}",
+                live.session_id
+            );
+        }
+    }
+
+    /// The session's open console: in memory, or kept in the store by this process before a
+    /// restart or by another Porteiro over the same store.
+    fn live_or_kept(&self, session: &SessionView) -> Option<Arc<Live>> {
+        if let Some(l) = self.live(&session.id) {
+            return Some(l);
+        }
+        let k = self
+            .manager
+            .kept_state::<KeptLive>(LIVE_KIND, &session.id)
+            .ok()??;
+        let live = self.unseal_live(&session.id, k)?;
+        let mut state = self.state.lock().ok()?;
+        Some(state.live.entry(session.id.clone()).or_insert(live).clone())
+    }
+
+    /// Continues the session's recording in this process (once per console): after a restart
+    /// the first recording was closed as interrupted and this one is `ID.1`.
+    async fn continue_recording(&self, live: &Live, session: &SessionView) {
+        if !live.recording.swap(true, Ordering::SeqCst)
+            && let Err(e) = self.recorder.open(SessionInfo::from_view(session, None)).await
+        {
+            eprintln!("porteiro: console gateway: {e}");
+        }
+    }
+
+    /// The browser bound to this session among the request's cookies (memory, then store).
+    fn browser(&self, headers: &HeaderMap, id: &str) -> Result<Option<Browser>, ()> {
+        let digests: Vec<String> = cookies(headers, COOKIE).map(digest).collect();
+        {
+            let state = self.state.lock().map_err(|_| ())?;
+            if let Some(b) = digests
+                .iter()
+                .filter_map(|d| state.browsers.get(d))
+                .find(|b| b.session_id == id)
+            {
+                return Ok(Some(b.clone()));
+            }
+        }
+        for d in digests {
+            if let Ok(Some(b)) = self.manager.kept_state::<Browser>(BROWSER_KIND, &d)
+                && b.session_id == id
+            {
+                if let Ok(mut state) = self.state.lock() {
+                    state.browsers.insert(d, b.clone());
+                }
+                return Ok(Some(b));
+            }
+        }
+        Ok(None)
     }
 
     /// Whether this gateway serves a request: `/sessions/…`, and the launch endpoint
@@ -462,18 +644,15 @@ impl ConsoleGateway {
             return self.launch_browser(&req, id).await;
         }
         // The browser must hold the cookie of this very session.
-        let user_id = {
-            let Ok(state) = self.state.lock() else {
+        let user_id = match self.browser(req.headers(), id) {
+            Ok(b) => b.map(|b| b.user_id),
+            Err(()) => {
                 return pages::error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Internal error",
                     "the gateway's state is poisoned: restart Porteiro",
                 );
-            };
-            cookies(req.headers(), COOKIE)
-                .filter_map(|c| state.browsers.get(&digest(c)))
-                .find(|b| b.session_id == id)
-                .map(|b| b.user_id.clone())
+            }
         };
         let Some(user_id) = user_id else {
             return pages::error(
@@ -509,9 +688,12 @@ impl ConsoleGateway {
             clear_cookie(&mut resp, id);
             return resp;
         }
-        let live = match self.live(id) {
-            Some(l) => l,
-            None => match self.open(id).await {
+        let live = match self.live_or_kept(&session) {
+            Some(l) => {
+                self.continue_recording(&l, &session).await;
+                l
+            }
+            None => match self.open(&session).await {
                 Ok(l) => l,
                 Err(e) => {
                     return pages::error(
@@ -552,17 +734,19 @@ impl ConsoleGateway {
         let token = random_hex().map_err(|e| LaunchRefused::Internal(e.to_string()))?;
         let now = self.manager.now();
         let expires = now + LAUNCH_SECONDS;
-        if let Ok(mut state) = self.state.lock() {
-            state.launches.retain(|_, l| l.expires > now);
-            state.launches.insert(
-                digest(&token),
-                Launch {
+        // In the store only: the launch may be opened on another Porteiro over the same store.
+        self.manager
+            .keep_state(
+                LAUNCH_KIND,
+                &digest(&token),
+                expires,
+                &Launch {
                     session_id: id.to_string(),
                     user_id: actor.user_id.clone(),
                     expires,
                 },
-            );
-        }
+            )
+            .map_err(|e| LaunchRefused::Internal(e.to_string()))?;
         Ok((
             format!("/sessions/{id}/launch?token={token}"),
             expires,
@@ -619,11 +803,14 @@ impl ConsoleGateway {
     /// the console.
     async fn launch_browser(&self, req: &Request<Bytes>, id: &str) -> Response<Full<Bytes>> {
         let token = query_param(req.uri().query(), "token").unwrap_or_default();
+        let key = digest(&token);
+        // Taken once: only the caller whose delete removed the row may use it.
         let launch = self
-            .state
-            .lock()
+            .manager
+            .kept_state::<Launch>(LAUNCH_KIND, &key)
             .ok()
-            .and_then(|mut s| s.launches.remove(&digest(&token)));
+            .flatten()
+            .filter(|_| self.manager.forget_state(LAUNCH_KIND, &key).unwrap_or(false));
         let now = self.manager.now();
         let Some(launch) = launch.filter(|l| l.session_id == id && l.expires > now) else {
             return pages::error(
@@ -655,18 +842,28 @@ impl ConsoleGateway {
                 );
             }
         };
-        if let Ok(mut state) = self.state.lock() {
-            state.browsers.insert(
-                digest(&cookie),
-                Browser {
-                    session_id: id.to_string(),
-                    user_id: launch.user_id.clone(),
-                },
+        let browser = Browser {
+            session_id: id.to_string(),
+            user_id: launch.user_id.clone(),
+        };
+        if let Err(e) = self.manager.keep_state(
+            BROWSER_KIND,
+            &digest(&cookie),
+            session.expires_at + KEEP_AFTER_EXPIRY,
+            &browser,
+        ) {
+            return pages::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The console could not be opened",
+                &format!("the browser could not be registered: {e}"),
             );
         }
-        if self.live(id).is_none()
-            && let Err(e) = self.open(id).await
-        {
+        if let Ok(mut state) = self.state.lock() {
+            state.browsers.insert(digest(&cookie), browser);
+        }
+        if let Some(live) = self.live_or_kept(&session) {
+            self.continue_recording(&live, &session).await;
+        } else if let Err(e) = self.open(&session).await {
             return pages::error(
                 StatusCode::BAD_GATEWAY,
                 "The console could not be opened",
@@ -685,9 +882,11 @@ impl ConsoleGateway {
 
     /// Opens the session's console: signs in to the cloud on the person's behalf (proxied
     /// clouds), or prepares the hand-over (real AWS).
-    async fn open(&self, id: &str) -> Result<Arc<Live>, ConsoleError> {
+    async fn open(&self, session: &SessionView) -> Result<Arc<Live>, ConsoleError> {
+        let id = session.id.as_str();
         let _one = self.opening.lock().await;
-        if let Some(live) = self.live(id) {
+        if let Some(live) = self.live_or_kept(session) {
+            self.continue_recording(&live, session).await;
             return Ok(live);
         }
         let info = self.manager.console_sign_in(id)?;
@@ -715,7 +914,11 @@ impl ConsoleGateway {
             jar: Mutex::new(BTreeMap::new()),
             secrets: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
+            dirty: AtomicBool::new(true),
+            recording: AtomicBool::new(false),
+            keep_until: session.expires_at + KEEP_AFTER_EXPIRY,
         });
+        self.continue_recording(&live, session).await;
         match &info.method {
             ConsoleSignInMethod::Password { password, .. } => live.add_secret(password.expose()),
             ConsoleSignInMethod::Federation {
@@ -738,6 +941,7 @@ impl ConsoleGateway {
                 }
             }
         }
+        self.keep_live(&live);
         if let Ok(mut state) = self.state.lock() {
             state.live.insert(id.to_string(), live.clone());
         }
@@ -958,7 +1162,10 @@ impl ConsoleGateway {
         if sub == "signin" || sub.starts_with("signin/") {
             return match self.manager.console_sign_in(id) {
                 Ok(info) => match self.sign_in(live, &info).await {
-                    Ok(()) => pages::redirect(StatusCode::SEE_OTHER, &format!("/sessions/{id}/console/")),
+                    Ok(()) => {
+                        self.keep_live(live);
+                        pages::redirect(StatusCode::SEE_OTHER, &format!("/sessions/{id}/console/"))
+                    }
                     Err(e) => pages::error(
                         StatusCode::BAD_GATEWAY,
                         "The console could not be opened",
@@ -1061,6 +1268,9 @@ impl ConsoleGateway {
             }
         };
         live.store_cookies(&resp.headers);
+        if live.dirty.load(Ordering::SeqCst) {
+            self.keep_live(live);
+        }
         let signed_out = parts.method == Method::POST && upstream_path == "/console/logout";
         let upstream_type = resp
             .headers
@@ -1264,10 +1474,8 @@ impl ConsoleGateway {
         if live.closed.swap(true, Ordering::SeqCst) {
             return None;
         }
-        // The browsers stay known, so that they are told "You have been disconnected".
-        if let Ok(mut state) = self.state.lock() {
-            state.launches.retain(|_, l| l.session_id != id);
-        }
+        // The browsers stay known, so that they are told "You have been disconnected"; a launch
+        // left is refused by the session's end.
         self.note(
             id,
             match live.target {
@@ -1294,6 +1502,12 @@ impl ConsoleGateway {
         }
         if let Ok(mut jar) = live.jar.lock() {
             jar.clear();
+        }
+        if let Err(e) = self.manager.forget_state(LIVE_KIND, &live.session_id) {
+            eprintln!(
+                "porteiro: console gateway: cannot remove the closed console of session {} from the store: {e}",
+                live.session_id
+            );
         }
     }
 
@@ -1552,6 +1766,9 @@ mod tests {
             jar: Mutex::new(BTreeMap::new()),
             secrets: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
+            dirty: AtomicBool::new(false),
+            recording: AtomicBool::new(false),
+            keep_until: 0,
         };
         let mut h = HeaderMap::new();
         h.append(
@@ -1565,6 +1782,20 @@ mod tests {
             HeaderValue::from_static("porteiro_signin=abcdef0123456789; Path=/"),
         );
         live.store_cookies(&h);
+        assert!(
+            live.dirty.swap(false, Ordering::SeqCst),
+            "a new cookie is to be kept"
+        );
+        live.store_cookies(&h);
+        assert!(
+            !live.dirty.load(Ordering::SeqCst),
+            "the same cookies again change nothing"
+        );
+        assert_eq!(
+            live.secrets.lock().map(|s| s.len()).unwrap_or(0),
+            2,
+            "each secret once"
+        );
         assert_eq!(
             live.cookie_header().as_deref(),
             Some("porteiro_console=c0ffee0123456789; porteiro_signin=abcdef0123456789")

@@ -235,6 +235,35 @@ async fn a_console_session_is_proxied_and_cut_at_its_expiry() {
     );
     assert_eq!(cloud_console_sessions(&dir.0), 1);
 
+    // A second gateway over the same store (a restarted Porteiro, or another instance): the
+    // same cookie keeps using the console, without a new launch or a new sign-in to the cloud.
+    let second = ConsoleGateway::new(manager.clone(), recorder.clone());
+    assert!(second.is_open(&id), "the kept console is loaded at start-up");
+    let listener2 = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr2 = listener2.local_addr().expect("addr").to_string();
+    tokio::spawn(console::serve(manager.clone(), second.clone(), listener2));
+    let again = http(
+        &addr2,
+        "GET",
+        &format!("/sessions/{id}/console/"),
+        &[("Cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert!(
+        again
+            .body
+            .contains(&format!("arn:aws:iam::{ACCOUNT}:user/{}", cu.name)),
+        "{}",
+        again.body
+    );
+    assert_eq!(cloud_console_sessions(&dir.0), 1, "no new sign-in to the cloud");
+    let stranger = http(&addr2, "GET", &format!("/sessions/{id}/console/"), &[]).await;
+    assert_eq!(stranger.status, 401, "{}", stranger.body);
+    // The launch URL, used once on the first gateway, does not work on the second.
+    let reused = http(&addr2, "GET", path, &[]).await;
+    assert_eq!(reused.status, 403, "{}", reused.body);
+
     // The session's time is up: both clocks move past its expiry.
     clock.advance(901);
     cloud.advance_clock(901);

@@ -21,6 +21,7 @@ use crate::store::{AuditFilter, Batch, Store, StoreError, StoreExt};
 use crate::vault::{Secret, Vault, VaultError, random_bytes};
 
 mod console_access;
+mod runtime_state;
 pub use console_access::{ConsoleSignIn, ConsoleSignInMethod};
 
 /// How long an API token lives.
@@ -2229,10 +2230,19 @@ impl Manager {
 
     /// Runs the scheduler until the task is dropped: due jobs every 250 ms, so a session
     /// ends within a second of its expiry; jobs are in the store, so they survive restarts.
+    /// It also purges expired runtime state (web sign-ins, console gateway state) every minute.
     pub async fn run_scheduler(self: Arc<Self>) {
+        let mut purged = 0;
         loop {
             if let Err(e) = self.run_due_jobs().await {
                 eprintln!("porteiro: scheduler: {e}");
+            }
+            let now = self.now();
+            if now - purged >= runtime_state::PURGE_SECONDS {
+                purged = now;
+                if let Err(e) = self.purge_state() {
+                    eprintln!("porteiro: scheduler: purging expired runtime state: {e}");
+                }
             }
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }

@@ -1,7 +1,7 @@
 //! The PostgreSQL adapter of the [`Store`] port (cargo feature `postgres`, on by default).
 //!
 //! The same documents as SQLite (`documents`: kind, id, due time, JSON body; `audit`: the
-//! trail), with versioned migrations recorded in `porteiro_schema` and applied under a
+//! trail; `runtime_state`: the running processes' state with expiries), with versioned migrations recorded in `porteiro_schema` and applied under a
 //! transaction-scoped advisory lock, so instances starting together migrate once.
 //!
 //! The client is the synchronous `postgres` crate on a worker thread of its own: the port is
@@ -52,6 +52,15 @@ const MIGRATIONS: &[&str] = &[
         new TEXT
     );
     CREATE INDEX audit_entity ON audit (entity, entity_id);",
+    // 2: the state of running processes (web sign-ins, the console gateway's).
+    "CREATE TABLE runtime_state (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        expires BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (kind, id)
+    );
+    CREATE INDEX runtime_state_expires ON runtime_state (expires);",
 ];
 
 fn pg_err(e: postgres::Error) -> StoreError {
@@ -368,6 +377,54 @@ impl Store for PostgresStore {
                 )
                 .map_err(pg_err)?;
             Ok(rows.iter().map(audit_row).collect())
+        })
+    }
+
+    fn put_state(&self, kind: &str, id: &str, expires: i64, body: &str) -> Result<(), StoreError> {
+        let (kind, id, body) = (kind.to_string(), id.to_string(), body.to_string());
+        self.call(move |w| {
+            let (c, st) = w.prepared(
+                "INSERT INTO runtime_state (kind, id, expires, body) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (kind, id) DO UPDATE SET expires = EXCLUDED.expires, body = EXCLUDED.body",
+            )?;
+            c.execute(&st, &[&kind, &id, &expires, &body]).map_err(pg_err)?;
+            Ok(())
+        })
+    }
+
+    fn get_state(&self, kind: &str, id: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let (kind, id) = (kind.to_string(), id.to_string());
+        self.call(move |w| {
+            let (c, st) =
+                w.prepared("SELECT body FROM runtime_state WHERE kind = $1 AND id = $2 AND expires > $3")?;
+            let row = c.query_opt(&st, &[&kind, &id, &now]).map_err(pg_err)?;
+            Ok(row.map(|r| r.get(0)))
+        })
+    }
+
+    fn list_state(&self, kind: &str, now: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let kind = kind.to_string();
+        self.call(move |w| {
+            let (c, st) = w.prepared(
+                "SELECT id, body FROM runtime_state WHERE kind = $1 AND expires > $2 ORDER BY id COLLATE \"C\"",
+            )?;
+            let rows = c.query(&st, &[&kind, &now]).map_err(pg_err)?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    fn delete_state(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
+        let (kind, id) = (kind.to_string(), id.to_string());
+        self.call(move |w| {
+            let (c, st) = w.prepared("DELETE FROM runtime_state WHERE kind = $1 AND id = $2")?;
+            Ok(c.execute(&st, &[&kind, &id]).map_err(pg_err)? > 0)
+        })
+    }
+
+    fn purge_state(&self, now: i64) -> Result<usize, StoreError> {
+        self.call(move |w| {
+            let (c, st) = w.prepared("DELETE FROM runtime_state WHERE expires <= $1")?;
+            Ok(c.execute(&st, &[&now]).map_err(pg_err)? as usize)
         })
     }
 

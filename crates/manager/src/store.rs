@@ -3,7 +3,8 @@
 //! The domain sees documents: every entity is a JSON document under (kind, id), and a change
 //! is a [`Batch`] of puts, deletes and audit events committed all or nothing. The PostgreSQL
 //! adapter (`crate::postgres_store`, cargo feature `postgres`) implements the same [`Store`]
-//! trait (one table of documents, one of audit events) without touching the domain. The SQLite
+//! trait (one table of documents, one of audit events, one of the running processes' state
+//! with expiries: `runtime_state`) without touching the domain. The SQLite
 //! schema is versioned (`PRAGMA user_version`), each migration applied in its own transaction.
 //!
 //! Several Porteiro instances may share one PostgreSQL database: the manager's
@@ -150,6 +151,26 @@ pub trait Store: Send + Sync {
     fn unlock_writes(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    // ---- the state of running processes (table `runtime_state`) ----
+    //
+    // What a restarted (or a second) Porteiro needs to keep serving the browsers of the first
+    // one: web sign-ins, the console gateway's launches, browsers and cloud cookie jars.
+    // Apart from the domain's documents (no audit, no write lock: each row is one browser's
+    // or one console's own), every row has an expiry and is gone once it passes. Secrets in
+    // bodies are sealed by the caller.
+
+    /// Inserts or replaces one row of state, valid until `expires` (epoch seconds).
+    fn put_state(&self, kind: &str, id: &str, expires: i64, body: &str) -> Result<(), StoreError>;
+    /// One row of state, when it has not expired at `now`.
+    fn get_state(&self, kind: &str, id: &str, now: i64) -> Result<Option<String>, StoreError>;
+    /// Every row of a kind not expired at `now`: (id, body), by id.
+    fn list_state(&self, kind: &str, now: i64) -> Result<Vec<(String, String)>, StoreError>;
+    /// Deletes one row; `true` when there was one (so that one caller only takes a one-time
+    /// row).
+    fn delete_state(&self, kind: &str, id: &str) -> Result<bool, StoreError>;
+    /// Deletes every row expired at `now`; how many.
+    fn purge_state(&self, now: i64) -> Result<usize, StoreError>;
 }
 
 fn parse<T: Entity>(kind: &str, body: &str) -> Result<T, StoreError> {
@@ -211,6 +232,15 @@ const MIGRATIONS: &[&str] = &[
         new TEXT
     );
     CREATE INDEX audit_entity ON audit (entity, entity_id);",
+    // 2: the state of running processes (web sign-ins, the console gateway's).
+    "CREATE TABLE runtime_state (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        expires INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (kind, id)
+    );
+    CREATE INDEX runtime_state_expires ON runtime_state (expires);",
 ];
 
 /// The SQLite adapter (WAL, `synchronous = FULL`).
@@ -370,6 +400,47 @@ impl Store for SqliteStore {
         )?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
+
+    fn put_state(&self, kind: &str, id: &str, expires: i64, body: &str) -> Result<(), StoreError> {
+        self.conn()?.execute(
+            "INSERT INTO runtime_state (kind, id, expires, body) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (kind, id) DO UPDATE SET expires = excluded.expires, body = excluded.body",
+            params![kind, id, expires, body],
+        )?;
+        Ok(())
+    }
+
+    fn get_state(&self, kind: &str, id: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()?
+            .query_row(
+                "SELECT body FROM runtime_state WHERE kind = ?1 AND id = ?2 AND expires > ?3",
+                params![kind, id, now],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn list_state(&self, kind: &str, now: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn()?;
+        let mut st =
+            conn.prepare("SELECT id, body FROM runtime_state WHERE kind = ?1 AND expires > ?2 ORDER BY id")?;
+        let rows = st.query_map(params![kind, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<(String, String)>, _>>()?)
+    }
+
+    fn delete_state(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
+        Ok(self.conn()?.execute(
+            "DELETE FROM runtime_state WHERE kind = ?1 AND id = ?2",
+            params![kind, id],
+        )? > 0)
+    }
+
+    fn purge_state(&self, now: i64) -> Result<usize, StoreError> {
+        Ok(self
+            .conn()?
+            .execute("DELETE FROM runtime_state WHERE expires <= ?1", params![now])?)
+    }
 }
 
 /// The store's test suite, run against every adapter (SQLite in this crate's unit tests,
@@ -506,6 +577,53 @@ pub mod conformance {
         assert_eq!(rest[0].action, "user.create");
     }
 
+    /// Runtime state: put replaces, reads skip expired rows, delete says whether it took a
+    /// row (once), purge removes exactly the expired rows; kinds are apart.
+    pub fn runtime_state_expires_and_is_taken_once(s: &dyn Store) {
+        s.put_state("web.session", "h-1", 100, "one").expect("put");
+        s.put_state("web.session", "h-2", 50, "two").expect("put");
+        s.put_state("console.browser", "h-1", 100, "browser")
+            .expect("put");
+        assert_eq!(
+            s.get_state("web.session", "h-1", 99).expect("get").as_deref(),
+            Some("one")
+        );
+        assert_eq!(
+            s.get_state("web.session", "h-1", 100).expect("get"),
+            None,
+            "expired at its deadline"
+        );
+        assert_eq!(
+            s.get_state("console.browser", "h-1", 0).expect("get").as_deref(),
+            Some("browser"),
+            "kinds are apart"
+        );
+        s.put_state("web.session", "h-1", 200, "one again")
+            .expect("replace");
+        assert_eq!(
+            s.get_state("web.session", "h-1", 150).expect("get").as_deref(),
+            Some("one again")
+        );
+        assert_eq!(
+            s.list_state("web.session", 10).expect("list"),
+            vec![
+                ("h-1".to_string(), "one again".to_string()),
+                ("h-2".to_string(), "two".to_string())
+            ]
+        );
+        assert_eq!(s.list_state("web.session", 60).expect("list").len(), 1);
+        assert!(s.delete_state("console.browser", "h-1").expect("delete"));
+        assert!(
+            !s.delete_state("console.browser", "h-1").expect("delete"),
+            "taken once"
+        );
+        assert_eq!(s.purge_state(60).expect("purge"), 1, "only h-2 had expired");
+        assert_eq!(s.list_state("web.session", 0).expect("list").len(), 1);
+        assert_eq!(s.get_state("web.session", "h-2", 0).expect("get"), None, "purged");
+        assert_eq!(s.purge_state(200).expect("purge"), 1);
+        assert!(s.list_state("web.session", 0).expect("list").is_empty());
+    }
+
     /// A fresh empty store, and what makes it refuse documents with id `j-2`.
     pub type Fresh<'a> = (Box<dyn Store>, Box<dyn Fn() + 'a>);
 
@@ -517,6 +635,8 @@ pub mod conformance {
         a_failed_batch_leaves_nothing_behind(&*s, &*fail);
         let (s, _) = fresh();
         audit_events_filter_and_page(&*s);
+        let (s, _) = fresh();
+        runtime_state_expires_and_is_taken_once(&*s);
     }
 }
 
@@ -528,7 +648,7 @@ mod tests {
     fn the_sqlite_adapter_passes_the_store_suite() {
         conformance::run_all(&|| {
             let s = std::sync::Arc::new(SqliteStore::in_memory().expect("store"));
-            assert_eq!(s.schema_version().expect("version"), 1);
+            assert_eq!(s.schema_version().expect("version"), 2);
             let t = s.clone();
             let fail = move || {
                 t.conn()
@@ -558,6 +678,35 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    #[test]
+    fn a_version_1_database_is_migrated_keeping_its_documents() {
+        let dir = std::env::temp_dir().join(format!("porteiro-store-v1-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("m.sqlite3");
+        let _ = std::fs::remove_file(&path);
+        {
+            let c = Connection::open(&path).expect("open");
+            c.execute_batch(MIGRATIONS[0]).expect("v1");
+            c.pragma_update(None, "user_version", 1).expect("version");
+            c.execute(
+                "INSERT INTO documents (kind, id, due, body) VALUES ('k', 'a', NULL, '{}')",
+                [],
+            )
+            .expect("doc");
+        }
+        let s = SqliteStore::open(&path).expect("migrates");
+        assert_eq!(s.schema_version().expect("version"), 2);
+        assert_eq!(s.get_raw("k", "a").expect("get").as_deref(), Some("{}"));
+        s.put_state("web.session", "h", 10, "x").expect("state");
+        drop(s);
+        let s = SqliteStore::open(&path).expect("reopen");
+        assert_eq!(
+            s.get_state("web.session", "h", 0).expect("get").as_deref(),
+            Some("x")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     struct ArcStore(std::sync::Arc<SqliteStore>);
     impl Store for ArcStore {
         fn get_raw(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
@@ -574,6 +723,21 @@ mod tests {
         }
         fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
             self.0.audit(filter)
+        }
+        fn put_state(&self, kind: &str, id: &str, expires: i64, body: &str) -> Result<(), StoreError> {
+            self.0.put_state(kind, id, expires, body)
+        }
+        fn get_state(&self, kind: &str, id: &str, now: i64) -> Result<Option<String>, StoreError> {
+            self.0.get_state(kind, id, now)
+        }
+        fn list_state(&self, kind: &str, now: i64) -> Result<Vec<(String, String)>, StoreError> {
+            self.0.list_state(kind, now)
+        }
+        fn delete_state(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
+            self.0.delete_state(kind, id)
+        }
+        fn purge_state(&self, now: i64) -> Result<usize, StoreError> {
+            self.0.purge_state(now)
         }
     }
 }

@@ -25,7 +25,7 @@ fn the_postgres_adapter_passes_the_store_suite() {
     conformance::run_all(&|| {
         let db = format!("suite{}", n.fetch_add(1, Ordering::Relaxed));
         let store = PostgresStore::connect(&pg.database(&db)).expect("store");
-        assert_eq!(store.schema_version().expect("version"), 1);
+        assert_eq!(store.schema_version().expect("version"), 2);
         let fail = move || {
             pg.psql(
                 &db,
@@ -51,7 +51,7 @@ fn migrations_are_versioned_and_errors_are_clear() {
     drop(store);
     // Opening again keeps the data and the version.
     let store = PostgresStore::connect(&url).expect("again");
-    assert_eq!(store.schema_version().expect("version"), 1);
+    assert_eq!(store.schema_version().expect("version"), 2);
     assert!(store.get::<Job>("j-1").expect("get").is_some());
     assert!(
         store.target().contains("/migrations as porteiro"),

@@ -446,13 +446,24 @@ fn world_with(p: Porteiro) -> World {
         &admin,
         json!({"name": "engineers", "members": ["ana", "bruno"], "permissions": ["start_sessions", "start_jit_sessions"]}),
     );
-    let cu = p.ok(
+    let mut cu = p.ok(
         "POST",
         "/cloud-users",
         &admin,
         json!({"account_id": account, "owner": ana["id"]}),
     );
-    assert_eq!(cu["status"], "Provisioned", "{cu}");
+    // Provisioning runs as a job: at once, or by the scheduler when it got there first.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cu["status"] != "Provisioned" {
+        assert!(Instant::now() < deadline, "not provisioned: {cu}");
+        std::thread::sleep(Duration::from_millis(100));
+        cu = p.ok(
+            "GET",
+            &format!("/cloud-users/{}", cu["id"].as_str().expect("id")),
+            &admin,
+            Value::Null,
+        );
+    }
     let cu_name = cu["name"].as_str().expect("name").to_string();
     let user_arn = cu["arn"].as_str().expect("arn").to_string();
     p.ok("POST", "/credentials", &admin, json!({"cloud_user_id": cu["id"]}));

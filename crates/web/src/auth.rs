@@ -3,7 +3,13 @@
 //! Signing in calls the manager's `login` (the same Argon2id check, audit and token as the
 //! API). The browser gets only a random cookie value (`porteiro_session`: HttpOnly,
 //! SameSite=Strict, Secure behind TLS); the web keeps, under the value's SHA-256, the
-//! manager's token, a CSRF token, and the idle and absolute deadlines. Every POST must carry
+//! manager's token, a CSRF token, and the idle and absolute deadlines — in memory for speed,
+//! and in the manager's store (`runtime_state`, kind `web.session`, the token and the CSRF
+//! token sealed with the vault), so that a restarted Porteiro, or a second one over the same
+//! PostgreSQL database, keeps every browser signed in. The store's copy of the last activity
+//! is refreshed at most every [`SEEN_WRITE_SECONDS`] (a page view does not wait for a write
+//! each time): after a restart the idle deadline may come that much earlier, never later.
+//! Every POST must carry
 //! the CSRF token (constant-time comparison) and, when the browser sends one, an `Origin` of
 //! this host. The sign-in form itself is protected by a double-submit cookie.
 
@@ -18,7 +24,9 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::HeaderValue;
 use hyper::{Request, Response, StatusCode};
+use porteiro_manager::model::Sealed;
 use porteiro_manager::vault::{Secret, random_bytes};
+use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use crate::form::{Form, cookie};
@@ -31,10 +39,29 @@ pub const SESSION_COOKIE: &str = "porteiro_session";
 /// The sign-in form's double-submit cookie.
 pub const SIGNIN_COOKIE: &str = "porteiro_signin";
 
+/// The kind of the store's rows of web sign-ins.
+pub const STATE_KIND: &str = "web.session";
+/// At most how often a browser's last activity is written to the store (seconds; a quarter
+/// of the idle timeout when that is shorter).
+pub const SEEN_WRITE_SECONDS: i64 = 15;
+
 /// One signed-in browser.
+#[derive(Clone)]
 pub(crate) struct WebSession {
     token: Secret,
     pub csrf: String,
+    created: i64,
+    last_seen: i64,
+    flash: Option<String>,
+    /// The last activity as the store has it.
+    kept_seen: i64,
+}
+
+/// A web sign-in as the store keeps it: secrets sealed.
+#[derive(Serialize, Deserialize)]
+struct KeptSession {
+    token: Sealed,
+    csrf: Sealed,
     created: i64,
     last_seen: i64,
     flash: Option<String>,
@@ -244,17 +271,24 @@ pub(crate) async fn signin(
     };
     let now = web.manager.now();
     web.purge(now);
-    if let Ok(mut sessions) = web.sessions.lock() {
-        sessions.insert(
-            key_of(&value),
-            WebSession {
-                token,
-                csrf,
-                created: now,
-                last_seen: now,
-                flash: None,
-            },
+    let session = WebSession {
+        token,
+        csrf,
+        created: now,
+        last_seen: now,
+        flash: None,
+        kept_seen: now,
+    };
+    let sid = key_of(&value);
+    if !web.keep(&sid, &session) {
+        return html::respond(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain; charset=utf-8",
+            "the sign-in could not be saved (the store failed): try again",
         );
+    }
+    if let Ok(mut sessions) = web.sessions.lock() {
+        sessions.insert(sid, session);
     }
     let secure = is_secure(web, req);
     let resp = html::redirect(&next_of(&Form::query(req.uri())));
@@ -272,11 +306,80 @@ impl Web {
     }
 
     pub(crate) fn set_flash(&self, sid: &str, message: String) {
-        if let Ok(mut sessions) = self.sessions.lock()
-            && let Some(s) = sessions.get_mut(sid)
-        {
+        let copy = self.sessions.lock().ok().and_then(|mut sessions| {
+            let s = sessions.get_mut(sid)?;
             s.flash = Some(message);
+            Some(s.clone())
+        });
+        if let Some(s) = copy {
+            self.keep(sid, &s);
         }
+    }
+
+    /// Writes a sign-in to the store (token and CSRF token sealed), valid until its first
+    /// deadline. `false` (and a line on stderr, no secret) when that failed.
+    fn keep(&self, sid: &str, s: &WebSession) -> bool {
+        let sealed = self
+            .manager
+            .seal_state(s.token.expose())
+            .and_then(|token| Ok((token, self.manager.seal_state(&s.csrf)?)));
+        let result = sealed.and_then(|(token, csrf)| {
+            // Valid while now - last_seen <= idle and now - created <= absolute.
+            let expires =
+                (s.last_seen + self.config.idle_seconds).min(s.created + self.config.absolute_seconds) + 1;
+            self.manager.keep_state(
+                STATE_KIND,
+                sid,
+                expires,
+                &KeptSession {
+                    token,
+                    csrf,
+                    created: s.created,
+                    last_seen: s.last_seen,
+                    flash: s.flash.clone(),
+                },
+            )
+        });
+        if let Err(e) = &result {
+            eprintln!("porteiro: web: cannot keep a sign-in in the store: {e}");
+        }
+        result.is_ok()
+    }
+
+    /// A sign-in another process (or this one before a restart) kept in the store.
+    fn restore(&self, sid: &str) -> Option<WebSession> {
+        let kept = match self.manager.kept_state::<KeptSession>(STATE_KIND, sid) {
+            Ok(k) => k?,
+            Err(e) => {
+                eprintln!("porteiro: web: cannot read a sign-in from the store: {e}");
+                return None;
+            }
+        };
+        let (Ok(token), Ok(csrf)) = (
+            self.manager.open_state(&kept.token),
+            self.manager.open_state(&kept.csrf),
+        ) else {
+            eprintln!("porteiro: web: a kept sign-in does not open with this master key: it is dropped");
+            let _ = self.manager.forget_state(STATE_KIND, sid);
+            return None;
+        };
+        Some(WebSession {
+            token,
+            csrf: csrf.expose().to_string(),
+            created: kept.created,
+            last_seen: kept.last_seen,
+            flash: kept.flash,
+            kept_seen: kept.last_seen,
+        })
+    }
+
+    /// Forgets a sign-in, here and in the store.
+    fn forget(&self, sid: &str) -> Option<WebSession> {
+        let removed = self.sessions.lock().ok().and_then(|mut s| s.remove(sid));
+        if let Err(e) = self.manager.forget_state(STATE_KIND, sid) {
+            eprintln!("porteiro: web: cannot remove a sign-in from the store: {e}");
+        }
+        removed
     }
 
     /// How many browsers are signed in.
@@ -313,7 +416,18 @@ pub(crate) fn context<'a>(
     let now = web.manager.now();
     // The status poll of a session page does not count as activity.
     let touch = !req.uri().path().ends_with("/status");
-    let (token, csrf, flash, why) = {
+    let known = web.sessions.lock().map(|s| s.contains_key(&sid)).unwrap_or(false);
+    if !known {
+        // Signed in before a restart, or through another Porteiro over the same store.
+        let Some(s) = web.restore(&sid) else {
+            return Err(to_signin(req, "expired"));
+        };
+        if let Ok(mut sessions) = web.sessions.lock() {
+            sessions.entry(sid.clone()).or_insert(s);
+        }
+    }
+    let write_every = (web.config.idle_seconds / 4).clamp(1, SEEN_WRITE_SECONDS);
+    let (token, csrf, flash, why, to_keep) = {
         let Ok(mut sessions) = web.sessions.lock() else {
             return Err(to_signin(req, ""));
         };
@@ -335,13 +449,19 @@ pub(crate) fn context<'a>(
         } else {
             None
         };
-        (s.token.clone(), s.csrf.clone(), flash, why)
+        let to_keep =
+            (why.is_none() && (flash.is_some() || s.last_seen - s.kept_seen >= write_every)).then(|| {
+                s.kept_seen = s.last_seen;
+                s.clone()
+            });
+        (s.token.clone(), s.csrf.clone(), flash, why, to_keep)
     };
     if let Some(why) = why {
-        if let Ok(mut sessions) = web.sessions.lock() {
-            sessions.remove(&sid);
-        }
+        web.forget(&sid);
         return Err(to_signin(req, why));
+    }
+    if let Some(s) = to_keep {
+        web.keep(&sid, &s);
     }
     let actor = match web
         .manager
@@ -349,9 +469,7 @@ pub(crate) fn context<'a>(
     {
         Ok(a) => a,
         Err(_) => {
-            if let Ok(mut sessions) = web.sessions.lock() {
-                sessions.remove(&sid);
-            }
+            web.forget(&sid);
             return Err(to_signin(req, "expired"));
         }
     };
@@ -404,8 +522,7 @@ pub(crate) fn check_post(
 
 /// `POST /signout`: ends the manager's token and the web session.
 pub(crate) async fn signout(ctx: &Ctx<'_>) -> Response<Full<Bytes>> {
-    let removed = ctx.web.sessions.lock().ok().and_then(|mut s| s.remove(&ctx.sid));
-    if let Some(s) = removed {
+    if let Some(s) = ctx.web.forget(&ctx.sid) {
         let _ = ctx.m.logout(s.token.expose()).await;
     }
     with_cookie(

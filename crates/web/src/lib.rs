@@ -5,9 +5,10 @@
 //!
 //! Every page acts through the same [`Manager`] use cases as the REST API, with the signed-in
 //! person's [`Actor`], so the manager's checks decide and its errors are shown next to the
-//! control the person used. The web keeps only its sign-in sessions (in memory): a random
-//! cookie value whose SHA-256 maps to the manager's API token, a CSRF token, and the idle and
-//! absolute deadlines.
+//! control the person used. The web keeps only its sign-in sessions: a random cookie value
+//! whose SHA-256 maps to the manager's API token, a CSRF token, and the idle and absolute
+//! deadlines — in memory, and in the manager's store with the secrets sealed, so that they
+//! survive a restart (see `auth`).
 //!
 //! Modules: [`html`] (escaping, controls, security headers, CSS and JS), [`i18n`] (the message
 //! catalogues and Accept-Language), [`form`] (urlencoded forms and cookies), `auth` (sign-in

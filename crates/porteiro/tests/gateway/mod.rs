@@ -28,6 +28,37 @@ pub struct Porteiro {
     pub offset_file: PathBuf,
 }
 
+/// Spawns `porteiro serve` on a data directory and ports, and waits until its API listens.
+fn spawn(dir: &Path, offset_file: &Path, api: &str, cloud: &str, gateway: &str) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_porteiro"))
+        .args(["serve", "--data-dir"])
+        .arg(dir)
+        .args(["--listen", api])
+        .args(["--cloud-listen", cloud.trim_start_matches("http://")])
+        .args(["--gateway-listen", gateway.trim_start_matches("http://")])
+        .arg("--test-clock-offset-file")
+        .arg(offset_file)
+        .env("PORTEIRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("PORTEIRO_CLOUD_ACCOUNT_ID", ACCOUNT)
+        .env("PORTEIRO_CLOUD_ROOT_ACCESS_KEY_ID", ROOT_AK)
+        .env("PORTEIRO_CLOUD_ROOT_SECRET_ACCESS_KEY", ROOT_SK)
+        .env_remove("PORTEIRO_MASTER_KEY")
+        .env_remove("PORTEIRO_DATA_DIR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("porteiro serve starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(api).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "porteiro serve did not listen on {api}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
 impl Drop for Porteiro {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -67,42 +98,34 @@ impl Porteiro {
         std::fs::create_dir_all(&dir).expect("dir");
         let offset_file = dir.join("clock-offset");
         let (api_port, cloud_port, gateway_port) = (free_port(), free_port(), free_port());
-        let child = Command::new(env!("CARGO_BIN_EXE_porteiro"))
-            .args(["serve", "--data-dir"])
-            .arg(&dir)
-            .args(["--listen", &format!("127.0.0.1:{api_port}")])
-            .args(["--cloud-listen", &format!("127.0.0.1:{cloud_port}")])
-            .args(["--gateway-listen", &format!("127.0.0.1:{gateway_port}")])
-            .arg("--test-clock-offset-file")
-            .arg(&offset_file)
-            .env("PORTEIRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("PORTEIRO_CLOUD_ACCOUNT_ID", ACCOUNT)
-            .env("PORTEIRO_CLOUD_ROOT_ACCESS_KEY_ID", ROOT_AK)
-            .env("PORTEIRO_CLOUD_ROOT_SECRET_ACCESS_KEY", ROOT_SK)
-            .env_remove("PORTEIRO_MASTER_KEY")
-            .env_remove("PORTEIRO_DATA_DIR")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("porteiro serve starts");
-        let p = Porteiro {
+        let api = format!("127.0.0.1:{api_port}");
+        let cloud = format!("http://127.0.0.1:{cloud_port}");
+        let gateway = format!("http://127.0.0.1:{gateway_port}");
+        let child = spawn(&dir, &offset_file, &api, &cloud, &gateway);
+        Porteiro {
             child,
-            api: format!("127.0.0.1:{api_port}"),
-            cloud: format!("http://127.0.0.1:{cloud_port}"),
-            gateway: format!("http://127.0.0.1:{gateway_port}"),
+            api,
+            cloud,
+            gateway,
             dir,
             offset_file,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(&p.api).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "porteiro serve did not listen on {}",
-                p.api
-            );
-            std::thread::sleep(Duration::from_millis(100));
         }
-        p
+    }
+
+    /// Kills the process with SIGKILL (no shutdown of any kind: what a crash or a power cut
+    /// leaves) and starts `porteiro serve` again on the same data directory and ports.
+    pub fn kill_and_restart(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        let status = self.child.wait().expect("wait");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status:?}");
+        self.child = spawn(
+            &self.dir,
+            &self.offset_file,
+            &self.api,
+            &self.cloud,
+            &self.gateway,
+        );
     }
 
     /// One API request; the status and the JSON body.
