@@ -625,6 +625,7 @@ impl ConsoleGateway {
     /// Handles one request this gateway [`serves`](Self::serves).
     pub async fn handle(&self, req: Request<Bytes>, remote: SocketAddr) -> Response<Full<Bytes>> {
         let path = req.uri().path().to_string();
+        let lang = pages::Lang::of(req.headers());
         if path.starts_with("/api/") {
             return self.launch_api(&req, remote).await;
         }
@@ -632,6 +633,7 @@ impl ConsoleGateway {
         let (id, sub) = rest.split_once('/').unwrap_or((rest, ""));
         if !valid_session_id(id) {
             return pages::error(
+                lang,
                 StatusCode::NOT_FOUND,
                 "No such session",
                 "This is not a session's address: console sessions are at /sessions/ID/ (open them from Porteiro).",
@@ -648,6 +650,7 @@ impl ConsoleGateway {
             Ok(b) => b.map(|b| b.user_id),
             Err(()) => {
                 return pages::error(
+                    lang,
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Internal error",
                     "the gateway's state is poisoned: restart Porteiro",
@@ -656,16 +659,23 @@ impl ConsoleGateway {
         };
         let Some(user_id) = user_id else {
             return pages::error(
+                lang,
                 StatusCode::UNAUTHORIZED,
                 "Not signed in to this session",
-                &format!(
-                    "This browser may not use session {id}. Only the session's owner can open it, from Porteiro (the web UI, or POST /api/v1/sessions/{id}/launch gives a one-time launch URL)."
-                ),
+                &match lang {
+                    pages::Lang::En => format!(
+                        "This browser may not use session {id}. Only the session's owner can open it, from Porteiro (the web UI, or POST /api/v1/sessions/{id}/launch gives a one-time launch URL)."
+                    ),
+                    pages::Lang::Pt => format!(
+                        "Este navegador não pode usar a sessão {id}. Só o dono da sessão pode abri-la, pelo Porteiro (a interface web, ou POST /api/v1/sessions/{id}/launch, que dá uma URL de abertura de uso único)."
+                    ),
+                },
             );
         };
         // Same-site only for anything that changes state.
         if req.method() != Method::GET && req.method() != Method::HEAD && !same_origin(req.headers()) {
             return pages::error(
+                lang,
                 StatusCode::FORBIDDEN,
                 "Request refused",
                 "The request came from another site: reload the console page and try again.",
@@ -675,16 +685,17 @@ impl ConsoleGateway {
             Ok(s) if s.user_id == user_id => s,
             Ok(_) => {
                 return pages::error(
+                    lang,
                     StatusCode::FORBIDDEN,
                     "Not your session",
                     "This session belongs to another Porteiro user.",
                 );
             }
-            Err(e) => return pages::error(StatusCode::NOT_FOUND, "No such session", &e.to_string()),
+            Err(e) => return pages::error(lang, StatusCode::NOT_FOUND, "No such session", &e.to_string()),
         };
         if let Some((reason, at)) = end_reason(&session, self.manager.now()) {
             self.close(id, &reason).await;
-            let mut resp = pages::disconnected(id, &reason, at);
+            let mut resp = pages::disconnected(lang, id, &reason, at);
             clear_cookie(&mut resp, id);
             return resp;
         }
@@ -697,6 +708,7 @@ impl ConsoleGateway {
                 Ok(l) => l,
                 Err(e) => {
                     return pages::error(
+                        lang,
                         StatusCode::BAD_GATEWAY,
                         "The console could not be opened",
                         &e.to_string(),
@@ -802,6 +814,7 @@ impl ConsoleGateway {
     /// `GET /sessions/ID/launch?token=…`: the one-time URL sets the browser's cookie and opens
     /// the console.
     async fn launch_browser(&self, req: &Request<Bytes>, id: &str) -> Response<Full<Bytes>> {
+        let lang = pages::Lang::of(req.headers());
         let token = query_param(req.uri().query(), "token").unwrap_or_default();
         let key = digest(&token);
         // Taken once: only the caller whose delete removed the row may use it.
@@ -814,6 +827,7 @@ impl ConsoleGateway {
         let now = self.manager.now();
         let Some(launch) = launch.filter(|l| l.session_id == id && l.expires > now) else {
             return pages::error(
+                lang,
                 StatusCode::FORBIDDEN,
                 "This launch link does not work",
                 "The link was already used, is older than a minute, or belongs to another session: open the session again from Porteiro.",
@@ -823,6 +837,7 @@ impl ConsoleGateway {
             Ok(s) if s.user_id == launch.user_id => s,
             _ => {
                 return pages::error(
+                    lang,
                     StatusCode::FORBIDDEN,
                     "Not your session",
                     "This session belongs to another Porteiro user.",
@@ -830,12 +845,13 @@ impl ConsoleGateway {
             }
         };
         if let Some((reason, at)) = end_reason(&session, now) {
-            return pages::disconnected(id, &reason, at);
+            return pages::disconnected(lang, id, &reason, at);
         }
         let cookie = match random_hex() {
             Ok(c) => c,
             Err(e) => {
                 return pages::error(
+                    lang,
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Internal error",
                     &e.to_string(),
@@ -853,6 +869,7 @@ impl ConsoleGateway {
             &browser,
         ) {
             return pages::error(
+                lang,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The console could not be opened",
                 &format!("the browser could not be registered: {e}"),
@@ -865,12 +882,13 @@ impl ConsoleGateway {
             self.continue_recording(&live, &session).await;
         } else if let Err(e) = self.open(&session).await {
             return pages::error(
+                lang,
                 StatusCode::BAD_GATEWAY,
                 "The console could not be opened",
                 &e.to_string(),
             );
         }
-        let mut resp = pages::launching(&format!("/sessions/{id}/console/"));
+        let mut resp = pages::launching(lang, &format!("/sessions/{id}/console/"));
         let max_age = (session.expires_at - now).max(0);
         if let Ok(v) = HeaderValue::from_str(&format!(
             "{COOKIE}={cookie}; Path=/sessions/{id}; HttpOnly; SameSite=Strict; Max-Age={max_age}"
@@ -1150,9 +1168,11 @@ impl ConsoleGateway {
         sub: &str,
         req: Request<Bytes>,
     ) -> Response<Full<Bytes>> {
+        let lang = pages::Lang::of(req.headers());
         let id = session.id.as_str();
         let Target::Proxied { rewriter, .. } = &live.target else {
             return pages::error(
+                lang,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal error",
                 "not a proxied console",
@@ -1167,12 +1187,14 @@ impl ConsoleGateway {
                         pages::redirect(StatusCode::SEE_OTHER, &format!("/sessions/{id}/console/"))
                     }
                     Err(e) => pages::error(
+                        lang,
                         StatusCode::BAD_GATEWAY,
                         "The console could not be opened",
                         &e.to_string(),
                     ),
                 },
                 Err(e) => pages::error(
+                    lang,
                     StatusCode::CONFLICT,
                     "The console could not be opened",
                     &e.to_string(),
@@ -1181,6 +1203,7 @@ impl ConsoleGateway {
         }
         if !(sub == "console" || sub.starts_with("console/")) {
             return pages::error(
+                lang,
                 StatusCode::NOT_FOUND,
                 "Not part of the console",
                 "Only the console's pages (/sessions/ID/console/…) are reachable through Porteiro.",
@@ -1232,6 +1255,7 @@ impl ConsoleGateway {
             Ok(r) => r,
             Err(e) => {
                 return pages::error(
+                    lang,
                     StatusCode::BAD_GATEWAY,
                     "The console could not be reached",
                     &e.to_string(),
@@ -1261,6 +1285,7 @@ impl ConsoleGateway {
             Ok(r) => r,
             Err(e) => {
                 return pages::error(
+                    lang,
                     StatusCode::BAD_GATEWAY,
                     "The console could not be reached",
                     &e.to_string(),
@@ -1313,7 +1338,7 @@ impl ConsoleGateway {
             (resp.body.clone(), None)
         };
         let (status, body, html, mut out_headers) = if signed_out {
-            let page = pages::signed_out(id, &format!("/sessions/{id}/signin"), session.expires_at);
+            let page = pages::signed_out(lang, id, &format!("/sessions/{id}/signin"), session.expires_at);
             let mut headers = HeaderMap::new();
             headers.insert(
                 hyper::header::CONTENT_TYPE,
@@ -1378,14 +1403,21 @@ impl ConsoleGateway {
         sub: &str,
         req: &Request<Bytes>,
     ) -> Response<Full<Bytes>> {
+        let lang = pages::Lang::of(req.headers());
         let id = session.id.as_str();
         if sub != "aws-console" {
-            return pages::aws_handover(id, &format!("/sessions/{id}/aws-console"), session.expires_at);
+            return pages::aws_handover(
+                lang,
+                id,
+                &format!("/sessions/{id}/aws-console"),
+                session.expires_at,
+            );
         }
         let info = match self.manager.console_sign_in(id) {
             Ok(i) => i,
             Err(e) => {
                 return pages::error(
+                    lang,
                     StatusCode::CONFLICT,
                     "The console could not be opened",
                     &e.to_string(),
@@ -1400,6 +1432,7 @@ impl ConsoleGateway {
         } = &info.method
         else {
             return pages::error(
+                lang,
                 StatusCode::CONFLICT,
                 "Not available",
                 "Cloud console sessions on AWS are not proxied: use a JIT session.",
@@ -1433,6 +1466,7 @@ impl ConsoleGateway {
             Ok(t) => t,
             Err(e) => {
                 return pages::error(
+                    lang,
                     StatusCode::BAD_GATEWAY,
                     "The AWS console could not be opened",
                     &e.to_string(),

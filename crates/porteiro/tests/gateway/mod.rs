@@ -126,6 +126,10 @@ impl Porteiro {
             &self.cloud,
             &self.gateway,
         );
+        // The listener accepts connections before start-up has finished (the recorder's
+        // recovery of open recordings comes first): wait for a first answer.
+        let (status, _) = self.call("GET", "/sessions", None, None);
+        assert_eq!(status, 401, "the restarted server answers");
     }
 
     /// One API request; the status and the JSON body.
