@@ -611,6 +611,16 @@ if (PHASE === 'use') {
   });
 }
 
+/** The `datetime-local` value (YYYY-MM-DDTHH:MM) of an instant in TIME_ZONE. */
+function localInput(ms) {
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone: TIME_ZONE, year: 'numeric', month: '2-digit', day: '2-digit',
+    hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+  }).formatToParts(new Date(ms));
+  const part = (type) => parts.find((p) => p.type === type).value;
+  return `${part('year')}-${part('month')}-${part('day')}T${part('hour')}:${part('minute')}`;
+}
+
 if (PHASE === 'audit') {
   test('an auditor replays and verifies the recordings of what ana did, and exports one', async () => {
     const admin = await newPage('en-US', TIME_ZONE);
@@ -620,6 +630,17 @@ if (PHASE === 'audit') {
     const rows = admin.locator('tbody tr');
     assert.equal(await rows.count(), 1);
     await assertLocalTimes(admin, 'en');
+    // "Started after" is read in the browser's time zone (São Paulo, UTC−3): two minutes after
+    // the session's start hides it, two minutes before shows it.
+    const started = Date.parse(await rows.first().locator('time').first().getAttribute('datetime'));
+    const filterFrom = async (ms) => {
+      await admin.getByLabel('Started after').fill(localInput(ms));
+      await through(admin, () => admin.getByRole('button', { name: 'Filter' }).click());
+      return admin.locator('tbody tr').count();
+    };
+    assert.equal(await filterFrom(started + 120_000), 0, 'started before the filter');
+    assert.match(await admin.locator('main').textContent(), /No sessions\./);
+    assert.equal(await filterFrom(started - 120_000), 1, 'started after the filter');
     await through(admin, () => rows.first().getByRole('link', { name: 'Replay' }).click());
     assert.equal(await heading(admin), 'Replay');
     const replay = await admin.locator('table').textContent();

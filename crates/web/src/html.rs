@@ -92,6 +92,21 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
     Some(days_from_civil(y, m, day) * 86_400 + h * 3600 + min * 60 + s)
 }
 
+/// Epoch seconds for a `datetime-local` value the browser's script qualified with `tz`: the
+/// browser's `Date.getTimezoneOffset()` at that time (minutes; UTC minus local, so São Paulo is
+/// `180`). Without `tz` (no script) the value is read as UTC.
+pub fn parse_local_datetime(text: &str, tz: &str) -> Option<i64> {
+    let offset = match tz.trim() {
+        "" => 0,
+        t => t.parse::<i64>().ok().filter(|m| (-840..=840).contains(m))?,
+    };
+    parse_datetime(text).map(|t| t + offset * 60)
+}
+
+/// The hidden field the script fills with the browser's time-zone offset for the form's
+/// `datetime-local` inputs.
+pub const TZ_FIELD: &str = r#"<input type="hidden" name="tz" value="">"#;
+
 // Howard Hinnant's civil calendar algorithms.
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
@@ -571,6 +586,17 @@ pub const JS: &str = r#""use strict";
       el.textContent = local.format(when);
     });
   }
+  // Forms with datetime-local inputs: the browser's time-zone offset at the chosen time goes
+  // with them (the hidden "tz" field), so the server reads the value as local time.
+  Array.prototype.forEach.call(document.querySelectorAll("form"), function (form) {
+    var tz = form.querySelector("input[name=tz]");
+    var when = form.querySelector("input[type=datetime-local]");
+    if (!tz || !when) { return; }
+    form.addEventListener("submit", function () {
+      var at = when.value ? new Date(when.value) : new Date();
+      tz.value = isNaN(at.getTime()) ? "" : String(at.getTimezoneOffset());
+    });
+  });
   // A session page polls its status and reloads when the session has ended (dropped).
   var poll = document.querySelector("[data-status-url]");
   if (poll) {
@@ -661,6 +687,18 @@ mod tests {
         assert_eq!(parse_datetime("2026-11-23"), Some(1_795_392_000));
         assert_eq!(parse_datetime("2026-13-01"), None);
         assert_eq!(parse_datetime("yesterday"), None);
+        // 10:40 in São Paulo (UTC−3) is 13:40 UTC.
+        assert_eq!(
+            parse_local_datetime("2026-11-23T10:40", "180"),
+            Some(1_795_441_200)
+        );
+        assert_eq!(parse_local_datetime("2026-11-23T13:40", ""), Some(1_795_441_200));
+        assert_eq!(
+            parse_local_datetime("2026-11-23T14:40", "-60"),
+            Some(1_795_441_200)
+        );
+        assert_eq!(parse_local_datetime("2026-11-23T13:40", "9999"), None);
+        assert_eq!(parse_local_datetime("2026-11-23T13:40", "east"), None);
         assert_eq!(duration_text(3723), "1 h 02 min 03 s");
         assert_eq!(duration_text(-1), "0 min 00 s");
     }

@@ -14,8 +14,8 @@ use super::{FAILED, Page, account_names, load_error, usernames};
 use crate::Ctx;
 use crate::form::Form;
 use crate::html::{
-    Problems, button_form, checkboxes, csrf_field, enc, esc, input, input_hint, parse_datetime, redirect,
-    select, table, textarea, time, yes_no,
+    Problems, TZ_FIELD, button_form, checkboxes, csrf_field, enc, esc, input, input_hint,
+    parse_local_datetime, redirect, select, table, textarea, time, yes_no,
 };
 
 fn status_of(p: &Problems) -> StatusCode {
@@ -1175,7 +1175,7 @@ pub(crate) fn audit(c: &Ctx<'_>) -> Page {
     let mut p = Problems::none();
     let since = match q.get("since") {
         "" => None,
-        s => match parse_datetime(s) {
+        s => match parse_local_datetime(s, q.get("tz")) {
             Some(t) => Some(t),
             None => {
                 p = field_problem(form, "since", c.t("err_datetime"));
@@ -1204,7 +1204,7 @@ pub(crate) fn audit(c: &Ctx<'_>) -> Page {
         before: None,
     };
     let filters = format!(
-        r#"<form method="get" action="/audit" class="card filters" id="{form}" role="search">{entity}{id}{actor}{action}{since}{limit}<button type="submit">{apply}</button></form>"#,
+        r#"<form method="get" action="/audit" class="card filters" id="{form}" role="search">{entity}{id}{actor}{action}{since}{limit}{TZ_FIELD}<button type="submit">{apply}</button></form>"#,
         entity = input(
             form,
             "entity",

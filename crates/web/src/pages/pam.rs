@@ -15,7 +15,9 @@ use std::sync::Arc;
 use super::remote::{kind_text, session_status_text};
 use super::{Page, account_names, load_error};
 use crate::Ctx;
-use crate::html::{Problems, button_form, enc, esc, input, parse_datetime, redirect, select, table, time};
+use crate::html::{
+    Problems, TZ_FIELD, button_form, enc, esc, input, parse_local_datetime, redirect, select, table, time,
+};
 
 fn store(c: &Ctx<'_>) -> Option<Arc<dyn RecordingStore>> {
     c.web.config.recordings.clone()
@@ -50,7 +52,7 @@ pub(crate) fn sessions(c: &Ctx<'_>, p: &Problems) -> Page {
     let since = match q.get("since") {
         "" => None,
         s => {
-            let t = parse_datetime(s);
+            let t = parse_local_datetime(s, q.get("tz"));
             if t.is_none() {
                 fp = Problems {
                     form: form.into(),
@@ -160,7 +162,7 @@ pub(crate) fn sessions(c: &Ctx<'_>, p: &Problems) -> Page {
         ("dropped".to_string(), c.t("ss_dropped").to_string()),
     ];
     let filters = format!(
-        r#"<form method="get" action="/pam/sessions" class="card filters" id="{form}" role="search">{id}{user}{account}{kind}{origin}{since}{status}<button type="submit">{apply}</button></form>"#,
+        r#"<form method="get" action="/pam/sessions" class="card filters" id="{form}" role="search">{id}{user}{account}{kind}{origin}{since}{status}{TZ_FIELD}<button type="submit">{apply}</button></form>"#,
         id = input(form, "id", c.t("session_id"), "text", q.get("id"), &fp, ""),
         user = input(form, "user", c.t("user"), "text", q.get("user"), &fp, ""),
         account = input(form, "account", c.t("account"), "text", q.get("account"), &fp, ""),
