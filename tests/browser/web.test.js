@@ -25,6 +25,8 @@
 //                      `audit`: replay and verify of the recorder's recordings of what ana did,
 //                      and export. `tamper`: after the wrapper changed one byte of the stored
 //                      console recording (line WEB_TAMPERED_LINE), Verify says Broken there.
+//                      `pt`: the same story in Portuguese for bia (setup, a console session
+//                      through Porteiro, drop, the gateway's page, replay and verify).
 //   WEB_SCREENSHOTS    optional: a directory to write docs screenshots (web-*.png) to
 //   CHROMIUM           optional: the browser (default /usr/bin/chromium)
 
@@ -690,5 +692,107 @@ if (PHASE === 'tamper') {
     const verdict = await admin.locator('#verdict').textContent();
     assert.match(verdict, new RegExp(`^Broken: event seq \\d+ \\(line ${line}\\): the event was changed`));
     await shot(admin, 'verify-broken');
+  });
+}
+
+if (PHASE === 'pt') {
+  const BIA_PASSWORD = 'Bia-Senha-Forte-2026';
+  const PT_LABELS = { user: 'Usuário', password: 'Senha' };
+
+  test('em português, de ponta a ponta: o administrador prepara bia; bia usa o console pelo Porteiro e é desconectada; o auditor reproduz e verifica', async () => {
+    const admin = await newPage('pt-BR', TIME_ZONE);
+    await signIn(admin, 'admin', ADMIN_PASSWORD, PT_LABELS);
+    assert.equal(await heading(admin), 'Início');
+
+    // Usuários da plataforma: o erro fica ao lado do campo, em português.
+    await admin.goto(`${BASE}/platform-users`);
+    const form = admin.locator('#new-user');
+    await form.getByLabel('Nome', { exact: true }).fill('Bia Souza');
+    await form.getByLabel('Usuário').fill('bia');
+    await form.getByLabel('E-mail').fill('bia@example.com');
+    await form.getByLabel('Senha').fill('curta');
+    let resp = await through(admin, () => form.getByRole('button', { name: 'Criar' }).click());
+    assert.equal(resp.status(), 422);
+    assert.match(await admin.locator('#new-user-password-error').textContent(), /de 12 a 256 caracteres/);
+    await form.getByLabel('Senha').fill(BIA_PASSWORD);
+    resp = await through(admin, () => form.getByRole('button', { name: 'Criar' }).click());
+    assert.equal(resp.status(), 200);
+    assert.ok(await admin.getByRole('cell', { name: 'bia@example.com' }).isVisible());
+    // Um nome de usuário repetido: o conflito dito em português.
+    await form.getByLabel('Nome', { exact: true }).fill('Outra Bia');
+    await form.getByLabel('Usuário').fill('bia');
+    await form.getByLabel('E-mail').fill('outra@example.com');
+    await form.getByLabel('Senha').fill(BIA_PASSWORD);
+    resp = await through(admin, () => form.getByRole('button', { name: 'Criar' }).click());
+    assert.equal(resp.status(), 422);
+    assert.match(await admin.locator('main').textContent(), /o nome de usuário bia já está em uso: escolha outro/);
+
+    // Usuário do Cloud IAM de bia, provisionado.
+    await admin.goto(`${BASE}/users`);
+    const cloudUser = admin.locator('#new-cloud-user');
+    await cloudUser.getByLabel('Conta').selectOption({ label: 'embedded' });
+    await cloudUser.getByLabel('Dono (usuário da plataforma)').selectOption({ label: 'bia' });
+    await through(admin, () => cloudUser.getByRole('button', { name: 'Criar' }).click());
+    assert.match(await admin.locator('.notice').textContent(), /Usuário do Cloud IAM criado: bia/);
+    const row = admin.getByRole('row').filter({ hasText: 'bia' }).first();
+    const deadline = Date.now() + 15000;
+    while (!/Provisionado/.test(await row.textContent())) {
+      assert.ok(Date.now() < deadline, `não provisionado: ${await row.textContent()}`);
+      await sleep(500);
+      await admin.reload();
+    }
+
+    // Grupo de acesso: bia entra em engineers.
+    await admin.goto(`${BASE}/groups`);
+    const group = admin.getByRole('row').filter({ hasText: 'engineers' });
+    await through(admin, () => group.getByRole('link', { name: 'Editar' }).click());
+    await admin.getByLabel('bia (Bia Souza)').check();
+    await through(admin, () => admin.getByRole('button', { name: 'Salvar' }).click());
+    assert.match(await admin.getByRole('row').filter({ hasText: 'engineers' }).textContent(), /bia/);
+
+    // bia abre uma sessão de Cloud console pela coluna Ação e trabalha no console pelo Porteiro.
+    const bia = await newPage('pt-BR', TIME_ZONE);
+    await signIn(bia, 'bia', BIA_PASSWORD, PT_LABELS);
+    await bia.goto(`${BASE}/remote/console`);
+    assert.ok(await bia.getByRole('columnheader', { name: 'Ação' }).isVisible());
+    const start = bia.getByRole('row').filter({ hasText: 'bia' }).first();
+    await through(bia, () => start.getByRole('button', { name: 'Iniciar sessão' }).click());
+    assert.match(bia.url(), /\/my\/sessions\/ps-/);
+    await through(bia, () => bia.getByRole('button', { name: 'Abrir o console da AWS' }).click());
+    await bia.waitForURL(/\/sessions\/ps-[0-9a-f]+\/console\//, { timeout: 15000 });
+    await bia.waitForLoadState('load');
+    const biaId = /\/sessions\/(ps-[0-9a-f]+)\//.exec(bia.url())[1];
+    const services = bia.getByRole('navigation', { name: 'Services' });
+    await through(bia, () => services.getByRole('link', { name: 'IAM roles' }).click());
+    assert.match(bia.url(), new RegExp(`/sessions/${biaId}/console/iam/roles$`));
+
+    // Remote Sessions: o administrador derruba a sessão; o próximo clique de bia no console
+    // mostra a página do Porteiro em português.
+    await admin.goto(`${BASE}/pam/sessions?user=bia&status=active`);
+    const rows = admin.locator('tbody tr');
+    assert.equal(await rows.count(), 1);
+    await through(admin, () => rows.first().getByRole('button', { name: 'Derrubar' }).click());
+    assert.match(await admin.locator('.notice').textContent(), /Sessão derrubada/);
+    const gone = await through(bia, () => services.getByRole('link', { name: 'S3' }).click());
+    assert.equal(gone.status(), 410);
+    assert.equal(await heading(bia), 'Você foi desconectado');
+    assert.equal(await bia.locator('html').getAttribute('lang'), 'pt-BR');
+    assert.match(await bia.locator('main').textContent(), /derrubada por admin/);
+    await shot(bia, 'pt-console-disconnected');
+
+    // O auditor reproduz e verifica a gravação do que bia fez.
+    await admin.goto(`${BASE}/pam/sessions?user=bia&status=dropped`);
+    await through(admin, () => admin.locator('tbody tr').first().getByRole('link', { name: 'Reproduzir' }).click());
+    const pages = await admin.locator('table').textContent();
+    assert.match(pages, /GET \/console\/iam\/roles -> 403/);
+    await through(admin, () => admin.getByRole('link', { name: 'Verificar' }).click());
+    // The recording is sealed as the session ends: give the recorder a moment.
+    const sealed = Date.now() + 10000;
+    while (!/^Verificada/.test(await admin.locator('#verdict').textContent())) {
+      assert.ok(Date.now() < sealed, await admin.locator('#verdict').textContent());
+      await sleep(500);
+      await admin.reload();
+    }
+    await shot(admin, 'pt-verify');
   });
 }

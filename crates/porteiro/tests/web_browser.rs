@@ -24,6 +24,10 @@
 //!    Remote Sessions.
 //! 5. `tamper`: this test changes one byte of the stored console recording; the auditor's Verify
 //!    then says Broken at that event's line.
+//! 6. `pt`: the same story in Portuguese for bia: the administrator creates her platform user (a
+//!    field error and a conflict in Portuguese), her cloud IAM user and adds her to the access
+//!    group; she opens a Cloud console session through Porteiro; the administrator drops it and
+//!    the console says "Você foi desconectado"; the auditor replays and verifies the recording.
 //!
 //! Needs `node` (20 or later), Chromium (`/usr/bin/chromium`, or `CHROMIUM`),
 //! `tests/browser/node_modules` (`npm ci` there) and the `aws` CLI (`AWS_CLI`, else on the
@@ -421,6 +425,10 @@ fn the_web_ui_set_up_and_used_in_headless_chromium_in_english_and_portuguese() {
     envs.push(("WEB_TAMPERED_LINE", line.to_string()));
     let tampered = run_node("tamper", &envs, dir.path());
     check(&tampered, "tamper", 1, &server);
+
+    // The same story in Portuguese, for another person.
+    let portuguese = run_node("pt", &envs, dir.path());
+    check(&portuguese, "pt", 1, &server);
 }
 
 /// Changes one byte of the page ana saw at /console/iam/roles in her console session's stored
