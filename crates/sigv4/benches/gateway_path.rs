@@ -15,7 +15,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use porteiro_sigv4::{
-    Credentials, KeyCache, Request, SigningKey, SigningParams, parse, sign, sign_with_key, verify, verify_with_key,
+    Credentials, KeyCache, Request, SigningKey, SigningParams, parse, sign, sign_with_key, verify,
+    verify_with_key,
 };
 
 const NOW: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -67,14 +68,18 @@ fn bench(c: &mut Criterion) {
     g.bench_function("verify, key derived", |b| {
         b.iter(|| {
             let req = Request::new("POST", "/", "", &headers).with_body(black_box(BODY));
-            let Ok(auth) = parse(&req) else { panic!("cannot parse") };
+            let Ok(auth) = parse(&req) else {
+                panic!("cannot parse")
+            };
             verify(&req, &auth, GW_SECRET, NOW).is_ok()
         })
     });
     g.bench_function("verify, key cached", |b| {
         b.iter(|| {
             let req = Request::new("POST", "/", "", &headers).with_body(black_box(BODY));
-            let Ok(auth) = parse(&req) else { panic!("cannot parse") };
+            let Ok(auth) = parse(&req) else {
+                panic!("cannot parse")
+            };
             let key = verify_keys.key(auth.scope_date(), auth.region(), auth.service());
             verify_with_key(&req, &auth, &key, NOW).is_ok()
         })
