@@ -53,7 +53,8 @@ pub use chunked::{ChunkSigner, Decoded, encode_aws_chunked, verify_checksum, ver
 pub use encode::{base64, hex, uri_encode};
 pub use error::{AwsError, Malformed, Protocol, SigError};
 pub use sign::{
-    Credentials, KeyCache, PresignedUrl, SignedRequest, SigningKey, SigningParams, presign, sign, sign_with_key,
+    Credentials, KeyCache, PresignedUrl, SignedRequest, SigningKey, SigningParams, presign, sign,
+    sign_with_key,
 };
 pub use verify::{Payload, Verified, verify, verify_with_key};
 

@@ -515,7 +515,10 @@ mod tests {
         }
         for i in 0..(KEY_CACHE_SLOTS as u32 + 3) {
             let d = format!("202601{:02}", i + 1);
-            assert_eq!(cache.key(&d, "r", "s"), SigningKey::derive("secret", &d, "r", "s"));
+            assert_eq!(
+                cache.key(&d, "r", "s"),
+                SigningKey::derive("secret", &d, "r", "s")
+            );
         }
         assert!(cache.slots.lock().is_ok_and(|s| s.len() == KEY_CACHE_SLOTS));
         assert_eq!(format!("{cache:?}"), "KeyCache(<redacted>)");
