@@ -449,8 +449,9 @@ impl ApiGateway {
             for (n, v) in &parts.headers {
                 // S3's payload hash comes with the signature's headers below; a body decoded
                 // from aws-chunked drops its framing headers (not in `out_headers` any more).
-                if !DROPPED_HEADERS.contains(&n.as_str())
-                    && !(s3 && n.as_str() == "x-amz-content-sha256")
+                let own =
+                    DROPPED_HEADERS.contains(&n.as_str()) || (s3 && n.as_str() == "x-amz-content-sha256");
+                if !own
                     && v.to_str().is_ok()
                     && (extra.is_empty()
                         || out_headers[..client_headers]
