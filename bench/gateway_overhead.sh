@@ -11,12 +11,25 @@
 #
 # Usage: bench/gateway_overhead.sh
 #   CONCURRENCY=16 DURATION=10 WARMUP=1 THREADS=1 bench/gateway_overhead.sh
+#   PIN=1 bench/gateway_overhead.sh    # load generator on CPU 0, porteiro serve on CPU 1
+#
+# The client's work is the same on both paths (the same request, freshly signed; the direct
+# one also carries the STS session token). THREADS fixes the load generator's threads and
+# CONCURRENCY its connections. Without PIN the client, the cloud and the gateway compete for
+# every core; with PIN (taskset) the client has a core of its own and the server's core is
+# the bottleneck, so the drop in req/s is the gateway's CPU cost relative to the cloud's.
 set -euo pipefail
 
 CONCURRENCY="${CONCURRENCY:-16}"
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-1}"
 THREADS="${THREADS:-1}"
+PIN="${PIN:-0}"
+SERVER_CPU=(); CLIENT_CPU=()
+if [[ "$PIN" == 1 ]]; then
+    command -v taskset >/dev/null 2>&1 || { echo "PIN=1 needs taskset" >&2; exit 1; }
+    SERVER_CPU=(taskset -c 1); CLIENT_CPU=(taskset -c 0)
+fi
 
 ACCOUNT_ID=123456789012
 ROOT_KEY=AKIAIOSFODNN7EXAMPLE
@@ -63,7 +76,7 @@ API_PORT="$(free_port)"; CLOUD_PORT="$(free_port)"; GATEWAY_PORT="$(free_port)"
 API="http://127.0.0.1:$API_PORT"; CLOUD="http://127.0.0.1:$CLOUD_PORT"; GATEWAY="http://127.0.0.1:$GATEWAY_PORT"
 PORTEIRO_ADMIN_PASSWORD="$ADMIN_PASSWORD" PORTEIRO_CLOUD_ACCOUNT_ID="$ACCOUNT_ID" \
     PORTEIRO_CLOUD_ROOT_ACCESS_KEY_ID="$ROOT_KEY" PORTEIRO_CLOUD_ROOT_SECRET_ACCESS_KEY="$ROOT_SECRET" \
-    "$PORTEIRO" serve --data-dir "$WORK/data" --listen "127.0.0.1:$API_PORT" \
+    "${SERVER_CPU[@]}" "$PORTEIRO" serve --data-dir "$WORK/data" --listen "127.0.0.1:$API_PORT" \
     --cloud-listen "127.0.0.1:$CLOUD_PORT" --gateway-listen "127.0.0.1:$GATEWAY_PORT" >"$WORK/serve.log" 2>&1 &
 PIDS+=("$!")
 for _ in $(seq 1 300); do curl -s -o /dev/null "$API/api/v1/openapi.json" && break; sleep 0.1; done
@@ -97,11 +110,11 @@ STS_SECRET="$(json 'v["Credentials"]["SecretAccessKey"]' <<<"$ASSUMED")"
 STS_TOKEN="$(json 'v["Credentials"]["SessionToken"]' <<<"$ASSUMED")"
 
 echo "== machine: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1), $(nproc) CPUs; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== load: $CONCURRENCY connections, ${DURATION}s (+${WARMUP}s warm-up), $THREADS client threads; one porteiro serve process (cloud + gateway) and the load generator share the cores"
+echo "== load: $CONCURRENCY connections, ${DURATION}s (+${WARMUP}s warm-up), $THREADS client threads; one porteiro serve process (cloud + gateway) and the load generator $([[ "$PIN" == 1 ]] && echo "pinned: client CPU 0, server CPU 1" || echo "share the cores")"
 RESULTS="$WORK/results.txt"; : >"$RESULTS"
 run() { # label endpoint key secret [token]
     local out="$WORK/run-$1.log"
-    "$LOAD" --endpoint "$2" --access-key "$3" --secret "$4" --session-token "${5:-}" --op get-caller-identity \
+    "${CLIENT_CPU[@]}" "$LOAD" --endpoint "$2" --access-key "$3" --secret "$4" --session-token "${5:-}" --op get-caller-identity \
         --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --threads "$THREADS" --label "$1" >"$out" 2>&1 ||
         echo "the load generator failed against $1" >&2
     grep -v '^RESULT' "$out" || true

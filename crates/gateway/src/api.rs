@@ -87,6 +87,10 @@ pub enum GatewayError {
 struct Entry {
     gs: GatewaySession,
     ended: AtomicBool,
+    /// Signing keys of the gateway secret (verifying), per day, region and service.
+    verify_keys: sigv4::KeyCache,
+    /// Signing keys of the session's STS secret (re-signing).
+    sign_keys: sigv4::KeyCache,
 }
 
 type Upstream = Client<hyper_rustls::HttpsConnector<HttpConnector>, GwBody>;
@@ -135,7 +139,15 @@ impl ApiGateway {
         }
         .https_or_http()
         .enable_http1()
-        .build();
+        .wrap_connector({
+            // Requests go out as soon as they are written (no Nagle delay on small ones).
+            let mut http = HttpConnector::new();
+            http.enforce_http(false);
+            http.set_nodelay(true);
+            http
+        });
+        // Upstream connections are HTTP/1.1 keep-alive and pooled per endpoint: a request
+        // reuses an idle connection (no new connection, no name resolution) when there is one.
         let mut builder = Client::builder(TokioExecutor::new());
         builder.pool_max_idle_per_host(256);
         let client = builder.build(https);
@@ -196,6 +208,8 @@ impl ApiGateway {
             }
         }
         let entry = Arc::new(Entry {
+            verify_keys: sigv4::KeyCache::new(gs.gateway_secret.expose()),
+            sign_keys: sigv4::KeyCache::new(gs.sts.secret_access_key.expose()),
             gs,
             ended: AtomicBool::new(!active),
         });
@@ -221,16 +235,16 @@ impl ApiGateway {
         let started = Instant::now();
         let request_id = self.request_id();
         let (parts, body) = req.into_parts();
-        let method = parts.method.as_str().to_owned();
-        let path = parts.uri.path().to_owned();
-        let query = parts.uri.query().unwrap_or("").to_owned();
-        let headers: Vec<(String, String)> = parts
+        let method = parts.method.as_str();
+        let path = parts.uri.path();
+        let query = parts.uri.query().unwrap_or("");
+        // Headers whose values are not visible ASCII are neither verified nor forwarded.
+        let header_refs: Vec<(&str, &str)> = parts
             .headers
             .iter()
-            .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str().to_owned(), v.to_owned())))
+            .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
             .collect();
-        let header_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        let sreq = sigv4::Request::new(&method, &path, &query, &header_refs);
+        let sreq = sigv4::Request::new(method, path, query, &header_refs);
         let guess = guess_protocol(&sreq);
         let auth = match sigv4::parse(&sreq) {
             Ok(a) => a.into_owned(),
@@ -301,8 +315,8 @@ impl ApiGateway {
         let (action, resource) = describe(
             &service,
             &parts.method,
-            &path,
-            &query,
+            path,
+            query,
             &parts.headers,
             collected.as_deref(),
             entry.gs.aws_account_id.as_deref(),
@@ -316,17 +330,30 @@ impl ApiGateway {
             Some(b) => sreq.with_body(b),
             None => sreq,
         };
-        let verified = match sigv4::verify(&vreq, &auth, entry.gs.gateway_secret.expose(), now) {
+        let key = entry
+            .verify_keys
+            .key(auth.scope_date(), auth.region(), auth.service());
+        let verified = match sigv4::verify_with_key(&vreq, &auth, &key, now) {
             Ok(v) => v,
             Err(e) => return record.refuse(protocol, &e.to_aws(protocol), &request_id),
         };
+        // The body's hash, which the verifier computed or checked (IAM, STS, KMS): the
+        // re-signed request carries the same body, so it is not hashed again.
+        let body_sha256 = match verified.payload() {
+            Payload::Sha256(h) if !s3 => Some(sigv4::hex(&h)),
+            _ => None,
+        };
+
+        // The forwarded headers: the client's (borrowed), less its authentication and
+        // hop-by-hop ones, plus the gateway's own (`extra`).
+        let mut out_headers: Vec<(&str, &str)> = header_refs
+            .iter()
+            .filter(|(n, _)| !DROPPED_HEADERS.contains(n))
+            .copied()
+            .collect();
+        let mut extra: Vec<(String, String)> = Vec::new();
 
         // S3 bodies with chunk signatures: verify every chunk, forward decoded.
-        let mut out_headers: Vec<(String, String)> = headers
-            .iter()
-            .filter(|(n, _)| !DROPPED_HEADERS.contains(&n.as_str()))
-            .cloned()
-            .collect();
         if s3
             && matches!(
                 verified.payload(),
@@ -358,32 +385,39 @@ impl ApiGateway {
             };
             out_headers.retain(|(n, _)| {
                 !matches!(
-                    n.as_str(),
+                    *n,
                     "content-length"
                         | "x-amz-decoded-content-length"
                         | "x-amz-trailer"
                         | "x-amz-content-sha256"
                 )
             });
-            strip_aws_chunked(&mut out_headers);
+            let mut encodings: Vec<(String, String)> = out_headers
+                .iter()
+                .filter(|(n, _)| *n == "content-encoding")
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect();
+            out_headers.retain(|(n, _)| *n != "content-encoding");
+            strip_aws_chunked(&mut encodings);
+            extra.extend(encodings);
             let payload = Bytes::from(decoded.payload);
-            out_headers.push(("x-amz-content-sha256".into(), sigv4::sha256_hex(&payload)));
-            out_headers.push(("content-length".into(), payload.len().to_string()));
-            out_headers.extend(decoded.trailers);
+            extra.push(("x-amz-content-sha256".into(), sigv4::sha256_hex(&payload)));
+            extra.push(("content-length".into(), payload.len().to_string()));
+            extra.extend(decoded.trailers);
             collected = Some(payload);
         }
 
         // Re-sign with the session's STS credentials and forward.
         let base = upstream_base(entry.gs.endpoint.as_deref(), &service, &region);
-        let authority = authority_of(&base).to_owned();
-        let query_out = strip_presign(&query);
-        out_headers.push(("host".into(), authority));
-        let sign_refs: Vec<(&str, &str)> = out_headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        let mut oreq = sigv4::Request::new(&method, &path, &query_out, &sign_refs);
-        if let Some(b) = &collected
+        let authority = authority_of(&base);
+        let query_out = strip_presign(query);
+        let client_headers = out_headers.len();
+        out_headers.push(("host", authority));
+        out_headers.extend(extra.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let mut oreq = sigv4::Request::new(method, path, &query_out, &out_headers);
+        if let Some(h) = &body_sha256 {
+            oreq = oreq.with_body_sha256(h);
+        } else if let Some(b) = &collected
             && !s3
         {
             oreq = oreq.with_body(b);
@@ -394,7 +428,11 @@ impl ApiGateway {
             sts.secret_access_key.expose(),
             Some(sts.session_token.expose()),
         );
-        let signed = match sigv4::sign(&oreq, &sigv4::SigningParams::new(creds, &region, &service, now)) {
+        let params = sigv4::SigningParams::new(creds, &region, &service, now);
+        let key = entry
+            .sign_keys
+            .key(&sigv4::time::format_amz_date(now)[..8], &region, &service);
+        let signed = match sigv4::sign_with_key(&oreq, &params, &key) {
             Ok(s) => s,
             Err(e) => return record.refuse(protocol, &internal(&e.to_string()), &request_id),
         };
@@ -404,12 +442,33 @@ impl ApiGateway {
             format!("{base}{path}?{query_out}")
         };
         let mut builder = Request::builder().method(parts.method.clone()).uri(&uri);
-        for (n, v) in &out_headers {
-            if n == "x-amz-content-sha256" && s3 && signed.x_amz_content_sha256.is_some() {
+        if let Some(h) = builder.headers_mut() {
+            h.reserve(out_headers.len() + 4);
+            // The client's headers are already parsed: copy them (values are shared, not
+            // re-validated); only the gateway's own are parsed.
+            for (n, v) in &parts.headers {
+                // S3's payload hash comes with the signature's headers below; a body decoded
+                // from aws-chunked drops its framing headers (not in `out_headers` any more).
+                let own =
+                    DROPPED_HEADERS.contains(&n.as_str()) || (s3 && n.as_str() == "x-amz-content-sha256");
+                if !own
+                    && v.to_str().is_ok()
+                    && (extra.is_empty()
+                        || out_headers[..client_headers]
+                            .iter()
+                            .any(|(o, _)| *o == n.as_str()))
+                {
+                    h.append(n.clone(), v.clone());
+                }
+            }
+        }
+        for (n, v) in &extra {
+            if *n == "x-amz-content-sha256" && s3 && signed.x_amz_content_sha256.is_some() {
                 continue;
             }
             builder = builder.header(n.as_str(), v.as_str());
         }
+        builder = builder.header(hyper::header::HOST, authority);
         for (n, v) in signed.headers() {
             builder = builder.header(n, v);
         }

@@ -299,6 +299,11 @@ struct Worker {
 /// How many commands one group handles before it fsyncs.
 const GROUP: usize = 4096;
 
+/// After a group of more than one command (the gateways are busy), the thread waits this long
+/// before it takes the next group, so that a busy gateway wakes it (and fsyncs) at most about
+/// once per interval instead of once per call. A lone command is still written at once.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
+
 impl Worker {
     fn run(&mut self, rx: mpsc::Receiver<Cmd>) {
         while let Ok(first) = rx.recv() {
@@ -318,6 +323,10 @@ impl Worker {
             self.sync_dirty();
             for reply in flushes {
                 let _ = reply.send(());
+            }
+            if handled > 1 {
+                // Commands sent meanwhile queue without waking this thread.
+                std::thread::sleep(LINGER);
             }
         }
         // Every handle is gone (the process is stopping): flush what is buffered; the

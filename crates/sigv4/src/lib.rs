@@ -52,7 +52,10 @@ pub use auth::{Auth, AuthKind, Scheme, parse, scheme};
 pub use chunked::{ChunkSigner, Decoded, encode_aws_chunked, verify_checksum, verify_checksum_headers};
 pub use encode::{base64, hex, uri_encode};
 pub use error::{AwsError, Malformed, Protocol, SigError};
-pub use sign::{Credentials, PresignedUrl, SignedRequest, SigningKey, SigningParams, presign, sign};
+pub use sign::{
+    Credentials, KeyCache, PresignedUrl, SignedRequest, SigningKey, SigningParams, presign, sign,
+    sign_with_key,
+};
 pub use verify::{Payload, Verified, verify, verify_with_key};
 
 /// The SigV4 algorithm name.

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
 
@@ -40,6 +41,64 @@ impl SigningKey {
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SigningKey(<redacted>)")
+    }
+}
+
+/// How many (day, region, service) keys a [`KeyCache`] keeps.
+const KEY_CACHE_SLOTS: usize = 8;
+
+/// The signing keys of one secret, derived once per (day, region, service) and reused: a
+/// verifier or signer that handles many requests of the same credentials saves the four
+/// HMACs of [`SigningKey::derive`] per request. Keeps the [`KEY_CACHE_SLOTS`] (8) most
+/// recently derived scopes; thread-safe (one short lock per lookup). `Debug` redacts the
+/// secret and the keys.
+pub struct KeyCache {
+    secret: String,
+    slots: Mutex<Vec<CachedKey>>,
+}
+
+struct CachedKey {
+    date: String,
+    region: String,
+    service: String,
+    key: SigningKey,
+}
+
+impl KeyCache {
+    /// An empty cache for `secret_key`.
+    pub fn new(secret_key: &str) -> Self {
+        Self {
+            secret: secret_key.to_owned(),
+            slots: Mutex::new(Vec::with_capacity(2)),
+        }
+    }
+
+    /// The key for `date` (`YYYYMMDD`), `region` and `service`: cached, or derived and kept.
+    pub fn key(&self, date: &str, region: &str, service: &str) -> SigningKey {
+        let hit = |c: &CachedKey| c.date == date && c.region == region && c.service == service;
+        // A poisoned lock only means another thread panicked while holding it: the slots
+        // are always whole (each is pushed complete), so they stay usable.
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = slots.iter().find(|c| hit(c)) {
+            return c.key.clone();
+        }
+        let key = SigningKey::derive(&self.secret, date, region, service);
+        if slots.len() >= KEY_CACHE_SLOTS {
+            slots.remove(0);
+        }
+        slots.push(CachedKey {
+            date: date.to_owned(),
+            region: region.to_owned(),
+            service: service.to_owned(),
+            key: key.clone(),
+        });
+        key
+    }
+}
+
+impl fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyCache(<redacted>)")
     }
 }
 
@@ -239,8 +298,35 @@ fn signed_header_list(headers: &[(&str, &str)]) -> String {
 /// (e.g. `UNSIGNED-PAYLOAD` or a `STREAMING-*` value) is kept; otherwise the body's hash; for
 /// S3 with [`Body::Deferred`], `UNSIGNED-PAYLOAD`.
 pub fn sign(request: &Request<'_>, params: &SigningParams<'_>) -> Result<SignedRequest, SigError> {
-    let s3 = params.service == "s3";
     let amz_date = format_amz_date(params.time);
+    let key = SigningKey::derive(
+        params.credentials.secret_access_key,
+        &amz_date[..8],
+        params.region,
+        params.service,
+    );
+    sign_at(request, params, amz_date, key)
+}
+
+/// [`sign`] with a signing key the caller derived for `params` (its secret, the date of
+/// `params.time`, its region and service), e.g. from a [`KeyCache`]: a proxy that re-signs
+/// every request saves the four HMACs of the derivation. A key for another secret, day,
+/// region or service gives a signature the receiver refuses.
+pub fn sign_with_key(
+    request: &Request<'_>,
+    params: &SigningParams<'_>,
+    key: &SigningKey,
+) -> Result<SignedRequest, SigError> {
+    sign_at(request, params, format_amz_date(params.time), key.clone())
+}
+
+fn sign_at(
+    request: &Request<'_>,
+    params: &SigningParams<'_>,
+    amz_date: String,
+    key: SigningKey,
+) -> Result<SignedRequest, SigError> {
+    let s3 = params.service == "s3";
     let existing = request.header("x-amz-content-sha256").map(str::trim);
     let payload_hash = match (existing, body_hash(request.body)) {
         (Some(v), _) => v.to_owned(),
@@ -286,12 +372,6 @@ pub fn sign(request: &Request<'_>, params: &SigningParams<'_>) -> Result<SignedR
         s3,
     });
     let sts = string_to_sign(&amz_date, &scope, &canonical);
-    let key = SigningKey::derive(
-        params.credentials.secret_access_key,
-        &amz_date[..8],
-        params.region,
-        params.service,
-    );
     let seed = key.sign(sts.as_bytes());
     let signature = hex(&seed);
     let authorization = format!(
@@ -419,6 +499,41 @@ mod tests {
             "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"
         );
         assert_eq!(format!("{key:?}"), "SigningKey(<redacted>)");
+    }
+
+    #[test]
+    fn key_cache_gives_the_derived_key_and_signs_like_sign() {
+        let cache = KeyCache::new("secret");
+        for (d, r, s) in [
+            ("20260101", "us-east-1", "sts"),
+            ("20260101", "us-east-1", "s3"),
+            ("20260102", "us-east-1", "sts"),
+            ("20260101", "eu-west-1", "sts"),
+        ] {
+            assert_eq!(cache.key(d, r, s), SigningKey::derive("secret", d, r, s));
+            assert_eq!(cache.key(d, r, s), SigningKey::derive("secret", d, r, s));
+        }
+        for i in 0..(KEY_CACHE_SLOTS as u32 + 3) {
+            let d = format!("202601{:02}", i + 1);
+            assert_eq!(
+                cache.key(&d, "r", "s"),
+                SigningKey::derive("secret", &d, "r", "s")
+            );
+        }
+        assert!(cache.slots.lock().is_ok_and(|s| s.len() == KEY_CACHE_SLOTS));
+        assert_eq!(format!("{cache:?}"), "KeyCache(<redacted>)");
+
+        let h = [("host", "sts.amazonaws.com"), ("content-type", "text/plain")];
+        let r = Request::new("POST", "/", "", &h).with_body(b"Action=GetCallerIdentity");
+        let creds = Credentials::new("AKID", "secret", Some("token"));
+        let p = SigningParams::new(creds, "us-east-1", "sts", 1_767_225_600);
+        let key = cache.key("20260101", "us-east-1", "sts");
+        let (Ok(a), Ok(b)) = (sign(&r, &p), sign_with_key(&r, &p, &key)) else {
+            panic!("signing failed");
+        };
+        assert_eq!(a.authorization, b.authorization);
+        let wrong = cache.key("20260102", "us-east-1", "sts");
+        assert!(sign_with_key(&r, &p, &wrong).is_ok_and(|w| w.authorization != a.authorization));
     }
 
     #[test]
