@@ -75,6 +75,20 @@ impl Default for ApiGatewayConfig {
     }
 }
 
+/// An upstream this process serves itself (the embedded cloud of `porteiro serve`). IAM, STS
+/// and KMS requests for its base URL are handed to it in-process instead of over a loopback
+/// connection: the same re-signed request (the cloud still verifies the session's SigV4 and
+/// authorizes it), without a second HTTP/1.1 hop. S3 keeps the connection, whose bodies stream.
+pub trait LocalUpstream: Send + Sync {
+    /// The base URL accounts name it by (`http://127.0.0.1:PORT`, as [`upstream_base`] gives it).
+    fn base(&self) -> &str;
+    /// Handles one request.
+    fn call(
+        &self,
+        req: Request<Bytes>,
+    ) -> Pin<Box<dyn std::future::Future<Output = Response<Full<Bytes>>> + Send + '_>>;
+}
+
 /// A failure to set the gateway up.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -105,6 +119,8 @@ pub struct ApiGateway {
     /// Sessions the manager ended while this process runs.
     ended_ids: RwLock<std::collections::HashSet<String>>,
     request_ids: AtomicU64,
+    /// The upstream this process serves itself, if any.
+    local: std::sync::OnceLock<Arc<dyn LocalUpstream>>,
 }
 
 impl std::fmt::Debug for ApiGateway {
@@ -159,9 +175,16 @@ impl ApiGateway {
             sessions: RwLock::new(HashMap::new()),
             ended_ids: RwLock::new(std::collections::HashSet::new()),
             request_ids: AtomicU64::new(1),
+            local: std::sync::OnceLock::new(),
         });
         manager.add_observer(gateway.clone());
         Ok(gateway)
+    }
+
+    /// Hands IAM, STS and KMS requests for `upstream`'s base URL to it in-process (once; a
+    /// second call is ignored).
+    pub fn serve_locally(&self, upstream: Arc<dyn LocalUpstream>) {
+        let _ = self.local.set(upstream);
     }
 
     /// Accepts connections until the listener fails.
@@ -473,6 +496,19 @@ impl ApiGateway {
             builder = builder.header(n, v);
         }
         let request_counter = Arc::new(AtomicU64::new(0));
+        // The embedded cloud of this process: in-process, with the body already read.
+        if let Some(local) = self.local.get().filter(|l| !s3 && l.base() == base)
+            && let Some(body) = collected.clone()
+        {
+            let req = match builder.body(body) {
+                Ok(r) => r,
+                Err(e) => return record.refuse(protocol, &internal(&e.to_string()), &request_id),
+            };
+            let resp = local.call(req).await;
+            return self
+                .relay(resp, record, request_counter, protocol, &request_id)
+                .await;
+        }
         let out_body: GwBody = match (collected, incoming) {
             (Some(b), _) => Full::new(b).map_err(|e: Infallible| match e {}).boxed(),
             (None, Some(b)) => Counted {
@@ -508,14 +544,18 @@ impl ApiGateway {
     }
 
     /// Streams the upstream answer back; reads error bodies (small) to record their code.
-    async fn relay(
+    async fn relay<B>(
         &self,
-        resp: Response<Incoming>,
+        resp: Response<B>,
         mut record: CallRecord,
         sent: Arc<AtomicU64>,
         protocol: Protocol,
         request_id: &str,
-    ) -> Response<GwBody> {
+    ) -> Response<GwBody>
+    where
+        B: Body<Data = Bytes> + Send + Sync + Unpin + 'static,
+        B::Error: Into<BoxError>,
+    {
         let (mut parts, body) = resp.into_parts();
         for h in HOP_BY_HOP {
             parts.headers.remove(h);
@@ -534,6 +574,7 @@ impl ApiGateway {
                 let bytes = match body.collect().await {
                     Ok(c) => c.to_bytes(),
                     Err(e) => {
+                        let e: BoxError = e.into();
                         record.call.error_code = Some("IncompleteResponse".into());
                         record.finish(0, &sent);
                         let err = internal(&format!("the upstream answer broke off: {e}"));
@@ -1058,13 +1099,17 @@ where
 }
 
 /// The upstream answer streamed back; records the call when it is done (or dropped).
-struct Relay {
-    inner: Incoming,
+struct Relay<B> {
+    inner: B,
     bytes: u64,
     record: Option<(CallRecord, Arc<AtomicU64>)>,
 }
 
-impl Body for Relay {
+impl<B> Body for Relay<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
     type Data = Bytes;
     type Error = BoxError;
 
@@ -1100,7 +1145,7 @@ impl Body for Relay {
     }
 }
 
-impl Drop for Relay {
+impl<B> Drop for Relay<B> {
     fn drop(&mut self) {
         if let Some((r, sent)) = self.record.take() {
             r.finish(self.bytes, &sent);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use porteiro_cloud::{Cloud, CloudConfig};
-use porteiro_gateway::api::{ApiGateway, ApiGatewayConfig};
+use porteiro_gateway::api::{ApiGateway, ApiGatewayConfig, LocalUpstream, upstream_base};
 use porteiro_gateway::recorder::{Recorder, system_millis};
 use porteiro_manager::clock::{Clock, OffsetClock, SystemClock};
 use porteiro_manager::connector::AwsConnector;
@@ -280,6 +280,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         manager.set_gateway_endpoint(format!("http://{gateway_addr}"));
         let gateway = ApiGateway::new(manager.clone(), recorder.clone(), ApiGatewayConfig::default())
             .map_err(|e| e.to_string())?;
+        // Calls for the embedded cloud (IAM, STS, KMS) go to it in-process: no second hop.
+        gateway.serve_locally(Arc::new(EmbeddedUpstream {
+            base: upstream_base(Some(&format!("http://{cloud_addr}")), "sts", "us-east-1"),
+            cloud: cloud.clone(),
+            // What the cloud would see over a connection to itself.
+            remote: SocketAddr::new(cloud_addr.ip(), 0),
+        }));
         tokio::spawn(async move {
             if let Err(e) = gateway.serve(gateway_listener).await {
                 eprintln!("porteiro: the API gateway stopped: {e}");
@@ -353,5 +360,29 @@ async fn follow_clock_offset(cloud: Cloud, clock: Arc<OffsetClock>, file: PathBu
             }
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The embedded cloud as the API gateway's in-process upstream.
+struct EmbeddedUpstream {
+    base: String,
+    cloud: Cloud,
+    remote: SocketAddr,
+}
+
+impl LocalUpstream for EmbeddedUpstream {
+    fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn call(
+        &self,
+        req: hyper::Request<bytes::Bytes>,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = hyper::Response<http_body_util::Full<bytes::Bytes>>> + Send + '_,
+        >,
+    > {
+        Box::pin(self.cloud.handle(req, self.remote))
     }
 }
