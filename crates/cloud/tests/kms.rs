@@ -39,23 +39,6 @@ fn account_root(account: &str) -> String {
     format!("arn:aws:iam::{account}:root")
 }
 
-/// Creates a user with an access key (and an inline policy when given).
-async fn user_with_key(iam: &aws_sdk_iam::Client, name: &str, inline: Option<&str>) -> Creds {
-    ok(iam.create_user().user_name(name).send().await);
-    if let Some(doc) = inline {
-        ok(iam
-            .put_user_policy()
-            .user_name(name)
-            .policy_name("p")
-            .policy_document(doc)
-            .send()
-            .await);
-    }
-    let out = ok(iam.create_access_key().user_name(name).send().await);
-    let key = out.access_key().expect("an access key");
-    Creds::new(key.access_key_id(), key.secret_access_key(), None)
-}
-
 /// Creates a key (root of account 123456789012) and returns its ARN.
 async fn create_key(kms: &aws_sdk_kms::Client, policy_doc: Option<String>) -> String {
     let mut req = kms.create_key().description("test key");

@@ -42,23 +42,6 @@ fn account_root(account: &str) -> String {
     format!("arn:aws:iam::{account}:root")
 }
 
-/// Creates a user with an access key (and an inline policy `p` when given).
-async fn user_with_key(iam: &aws_sdk_iam::Client, name: &str, inline: Option<&str>) -> Creds {
-    ok(iam.create_user().user_name(name).send().await);
-    if let Some(doc) = inline {
-        ok(iam
-            .put_user_policy()
-            .user_name(name)
-            .policy_name("p")
-            .policy_document(doc)
-            .send()
-            .await);
-    }
-    let out = ok(iam.create_access_key().user_name(name).send().await);
-    let key = out.access_key().expect("an access key");
-    Creds::new(key.access_key_id(), key.secret_access_key(), None)
-}
-
 /// Creates a role with a trust policy and an optional inline policy `p`; returns its ARN.
 async fn role(iam: &aws_sdk_iam::Client, name: &str, trust_policy: &str, inline: Option<&str>) -> String {
     let out = ok(iam

@@ -292,20 +292,7 @@ impl Server {
 
     /// An IAM user of the first account with an access key and an optional inline policy `p`.
     pub async fn user(&self, name: &str, inline: Option<&str>) -> Creds {
-        let iam = self.root_iam();
-        ok(iam.create_user().user_name(name).send().await);
-        if let Some(doc) = inline {
-            ok(iam
-                .put_user_policy()
-                .user_name(name)
-                .policy_name("p")
-                .policy_document(doc)
-                .send()
-                .await);
-        }
-        let out = ok(iam.create_access_key().user_name(name).send().await);
-        let key = out.access_key().expect("an access key");
-        Creds::new(key.access_key_id(), key.secret_access_key(), None)
+        user_with_key(&self.root_iam(), name, inline).await
     }
 }
 
@@ -369,4 +356,21 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// Creates a user with `iam` with an access key (and an inline policy `p` when given).
+pub async fn user_with_key(iam: &aws_sdk_iam::Client, name: &str, inline: Option<&str>) -> Creds {
+    ok(iam.create_user().user_name(name).send().await);
+    if let Some(doc) = inline {
+        ok(iam
+            .put_user_policy()
+            .user_name(name)
+            .policy_name("p")
+            .policy_document(doc)
+            .send()
+            .await);
+    }
+    let out = ok(iam.create_access_key().user_name(name).send().await);
+    let key = out.access_key().expect("an access key");
+    Creds::new(key.access_key_id(), key.secret_access_key(), None)
 }
