@@ -24,6 +24,21 @@ impl Answer {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The body as JSON (`Null` when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Everything the client got (headers and body), for checks that nothing secret is there.
+    pub fn everything(&self) -> String {
+        let mut s = String::new();
+        for (k, v) in &self.headers {
+            s.push_str(&format!("{k}: {v}\n"));
+        }
+        s.push_str(&self.body);
+        s
+    }
+
     /// The value of the cookie `name` the answer sets (`Some("")` when it clears it).
     pub fn set_cookie(&self, name: &str) -> Option<String> {
         self.headers
