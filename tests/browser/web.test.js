@@ -502,7 +502,8 @@ if (PHASE === 'use') {
     await list.goto(`${BASE}/my/sessions`);
     const row = list.getByRole('row').filter({ hasText: consoleId });
     const left = ((await row.locator('.countdown').textContent()) || '').trim();
-    assert.match(left, /^0 min [01]\d s$/);
+    // 20 s were left when the clock moved; a fast machine shows all of them.
+    assert.match(left, /^0 min ([01]\d|20) s$/);
     await assertLocalTimes(list, 'en');
     await shot(list, 'sessions-ending');
     await ana.goto(`${BASE}/my/sessions/${consoleId}`);
