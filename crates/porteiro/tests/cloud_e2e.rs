@@ -4,17 +4,15 @@
 //! notice and pass, unless `PORTEIRO_E2E_REQUIRE_TOOLS=1`, when they fail. Every child
 //! process is killed when its guard drops, on every path (panics included).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const ACCOUNT: &str = "123456789012";
-const ROOT_AK: &str = "AKIAIOSFODNN7EXAMPLE";
-const ROOT_SK: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+mod common;
+use common::{ACCOUNT, CloudServer as Server, ROOT_AK, ROOT_SK, TempDir};
+
 const OTHER_ACCOUNT: &str = "210987654321";
 const OTHER_AK: &str = "AKIAI44QH8DHBEXAMPLE";
 const OTHER_SK: &str = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY";
@@ -52,137 +50,6 @@ fn tools_available() -> bool {
         "NOTICE: skipping the embedded cloud end-to-end test: {missing} not available (`pip install awscli boto3`)"
     );
     false
-}
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "porteiro-cloud-e2e-{tag}-{}-{n}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A child process killed (and reaped) when dropped.
-struct ChildGuard(Child);
-
-impl ChildGuard {
-    fn stop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// `porteiro cloud serve` on 127.0.0.1 with a data directory.
-struct Server {
-    child: ChildGuard,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Server {
-    /// Starts the server on a free port (retrying when another process takes the port
-    /// between choosing it and binding it) and waits until it accepts connections.
-    fn start(data_dir: &Path) -> Server {
-        let mut last_log = String::new();
-        for attempt in 0..5 {
-            let port = free_port();
-            let log = data_dir.with_extension(format!("serve-{port}-{attempt}.log"));
-            let log_file = std::fs::File::create(&log).expect("server log file");
-            let child = Command::new(env!("CARGO_BIN_EXE_porteiro"))
-                .args([
-                    "cloud",
-                    "serve",
-                    "--listen",
-                    &format!("127.0.0.1:{port}"),
-                    "--data-dir",
-                ])
-                .arg(data_dir)
-                .args([
-                    "--account-id",
-                    ACCOUNT,
-                    "--root-access-key-id",
-                    ROOT_AK,
-                    "--root-secret-access-key",
-                    ROOT_SK,
-                ])
-                .env_remove("PORTEIRO_CLOUD_DATA_DIR")
-                .env_remove("PORTEIRO_CLOUD_ACCOUNT_ID")
-                .env_remove("PORTEIRO_CLOUD_ROOT_ACCESS_KEY_ID")
-                .env_remove("PORTEIRO_CLOUD_ROOT_SECRET_ACCESS_KEY")
-                .stdin(Stdio::null())
-                .stdout(log_file.try_clone().expect("log file"))
-                .stderr(log_file)
-                .spawn()
-                .expect("start `porteiro cloud serve`");
-            let mut server = Server {
-                child: ChildGuard(child),
-                port,
-                log,
-            };
-            if server.wait_ready() {
-                return server;
-            }
-            last_log = server.log_text();
-            server.child.stop();
-        }
-        panic!("`porteiro cloud serve` did not start; its last output:\n{last_log}");
-    }
-
-    fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        while Instant::now() < deadline {
-            if let Ok(Some(_status)) = self.child.0.try_wait() {
-                return false;
-            }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
 }
 
 /// Credentials for the CLI.

@@ -13,18 +13,17 @@
 //! --test console_browser`.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use serde_json::{Value, json};
 
-const ACCOUNT: &str = "123456789012";
-const ROOT_AK: &str = "AKIAIOSFODNN7EXAMPLE";
-const ROOT_SK: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+mod common;
+use common::{ACCOUNT, ChildGuard, ROOT_AK, ROOT_SK, TempDir, free_port};
+
 const PASSWORD: &str = "Correct-Horse-9";
 const NEW_PASSWORD: &str = "Battery-Staple-42";
 const ROLE: &str = "ConsoleReader";
@@ -90,52 +89,6 @@ fn tools_available() -> bool {
     assert!(!required, "missing {missing} but PORTEIRO_E2E_REQUIRE_TOOLS=1");
     eprintln!("NOTICE: skipping the console browser test: missing {missing}");
     false
-}
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "porteiro-console-browser-{tag}-{}-{n}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A child process killed (and reaped) when dropped.
-struct ChildGuard(Child);
-
-impl ChildGuard {
-    fn stop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 /// `porteiro cloud serve` on 127.0.0.1 with a data directory and a test clock file.
@@ -219,11 +172,6 @@ impl Server {
     fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
 }
 
 /// Credentials to call the cloud with.

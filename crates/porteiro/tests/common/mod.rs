@@ -152,3 +152,149 @@ pub fn web_sign_in(addr: &str, username: &str, password: &str) -> String {
         .filter(|v| !v.is_empty())
         .expect("the web sign-in cookie")
 }
+
+/// The embedded cloud's first account (AWS's documentation example).
+pub const ACCOUNT: &str = "123456789012";
+/// Its root access key.
+pub const ROOT_AK: &str = "AKIAIOSFODNN7EXAMPLE";
+/// Its root secret.
+pub const ROOT_SK: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+/// A directory removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    /// A new empty directory under the system's temporary directory; `tag` names it.
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path =
+            std::env::temp_dir().join(format!("porteiro-e2e-{tag}-{}-{n}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process killed (and reaped) when dropped.
+pub struct ChildGuard(pub std::process::Child);
+
+impl ChildGuard {
+    /// Kills the process and waits for it.
+    pub fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A port free on 127.0.0.1 when asked (callers retry when another process takes it first).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// `porteiro cloud serve` on 127.0.0.1 with a data directory (account [`ACCOUNT`] with the
+/// example root key).
+pub struct CloudServer {
+    pub child: ChildGuard,
+    pub port: u16,
+    log: std::path::PathBuf,
+}
+
+impl CloudServer {
+    /// Starts the server on a free port (retrying when another process takes the port
+    /// between choosing it and binding it) and waits until it accepts connections.
+    pub fn start(data_dir: &std::path::Path) -> CloudServer {
+        use std::process::{Command, Stdio};
+        let mut last_log = String::new();
+        for attempt in 0..5 {
+            let port = free_port();
+            let log = data_dir.with_extension(format!("serve-{port}-{attempt}.log"));
+            let log_file = std::fs::File::create(&log).expect("server log file");
+            let child = Command::new(env!("CARGO_BIN_EXE_porteiro"))
+                .args([
+                    "cloud",
+                    "serve",
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                    "--data-dir",
+                ])
+                .arg(data_dir)
+                .args([
+                    "--account-id",
+                    ACCOUNT,
+                    "--root-access-key-id",
+                    ROOT_AK,
+                    "--root-secret-access-key",
+                    ROOT_SK,
+                ])
+                .env_remove("PORTEIRO_CLOUD_DATA_DIR")
+                .env_remove("PORTEIRO_CLOUD_ACCOUNT_ID")
+                .env_remove("PORTEIRO_CLOUD_ROOT_ACCESS_KEY_ID")
+                .env_remove("PORTEIRO_CLOUD_ROOT_SECRET_ACCESS_KEY")
+                .stdin(Stdio::null())
+                .stdout(log_file.try_clone().expect("log file"))
+                .stderr(log_file)
+                .spawn()
+                .expect("start `porteiro cloud serve`");
+            let mut server = CloudServer {
+                child: ChildGuard(child),
+                port,
+                log,
+            };
+            if server.wait_ready() {
+                return server;
+            }
+            last_log = server.log_text();
+            server.child.stop();
+        }
+        panic!("`porteiro cloud serve` did not start; its last output:\n{last_log}");
+    }
+
+    fn wait_ready(&mut self) -> bool {
+        use std::net::SocketAddr;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_status)) = self.child.0.try_wait() {
+                return false;
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// What the server printed.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
